@@ -1,0 +1,59 @@
+"""Small pytree helpers used across jaxnn."""
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn._typing import PyTree
+
+
+def tree_cast(tree: PyTree, dtype) -> PyTree:
+    """Cast every floating leaf of ``tree`` to ``dtype``; other leaves are kept."""
+
+    def cast(a):
+        a = jnp.asarray(a)
+        return a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
+
+    return jax.tree.map(cast, tree)
+
+
+def tree_zeros_like(tree: PyTree) -> PyTree:
+    """Zeros with the shape and dtype of every leaf."""
+    return jax.tree.map(jnp.zeros_like, tree)
+
+
+def tree_add(a: PyTree, b: PyTree) -> PyTree:
+    """Leaf-wise ``a + b``."""
+    return jax.tree.map(jnp.add, a, b)
+
+
+def tree_scale(tree: PyTree, s) -> PyTree:
+    """Leaf-wise ``s * tree``."""
+    return jax.tree.map(lambda x: s * x, tree)
+
+
+def tree_sq_norm(tree: PyTree) -> jax.Array:
+    """``Σ_leaves Σ |x|²`` (real leaves)."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return jnp.zeros([])
+    return sum(jnp.sum(jnp.square(x)) for x in leaves)
+
+
+def tree_norm(tree: PyTree) -> jax.Array:
+    """Global L2 norm of all leaves: ``sqrt(Σ_leaves Σ |x|²)``."""
+    return jnp.sqrt(tree_sq_norm(tree))
+
+
+def path_str(path) -> str:
+    """Readable pytree path, e.g. ``[1].w`` or ``['layer0']['b']``."""
+    return jax.tree_util.keystr(path) or "<root>"
+
+
+def check_same_structure(a: PyTree, b: PyTree, a_name: str, b_name: str) -> None:
+    """Raise ``ValueError`` naming both structures when ``a`` and ``b`` differ."""
+    ta, tb = jax.tree.structure(a), jax.tree.structure(b)
+    if ta != tb:
+        raise ValueError(
+            f"{a_name} and {b_name} must have the same pytree structure; "
+            f"got {a_name}={ta} and {b_name}={tb}."
+        )
