@@ -1,0 +1,150 @@
+"""The differential self-test behind ``jaxnn check``.
+
+Every activation, loss, layer and a set of models is checked on the current backend:
+hand-written backward vs ``jax.vjp``/``jax.grad`` (float32 and float64) and vs central
+finite differences (float64); every optimizer is run beside optax when it is installed.
+"""
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn import activations, backprop, gradcheck, losses, models
+from jaxnn import layers as L
+from jaxnn._tree import tree_cast
+
+
+class Row(NamedTuple):
+    """One line of the self-test table."""
+
+    category: str
+    item: str
+    dtype: str
+    vs_autodiff: float | None  # relative error, manual vs jax.vjp / jax.grad / optax
+    vs_fd: float | None  # relative error, manual vs finite differences (float64)
+    passed: bool
+    note: str = ""
+
+
+def _layer_cases():
+    for name in activations.NAMES:
+        yield "activation", name, L.activation(name), (5,)
+    yield "activation", "gelu(approximate=False)", L.activation("gelu", approximate=False), (5,)
+    yield "layer", "dense", L.dense(4), (5,)
+    yield "layer", "dense(use_bias=False)", L.dense(4, use_bias=False), (5,)
+    yield "layer", "prelu", L.prelu(), (5,)
+    yield "layer", "batch_norm", L.batch_norm(), (5,)
+    yield "layer", "dropout(0.5)", L.dropout(0.5), (5,)
+    yield "layer", "serial(dense, tanh)", L.serial(L.dense(4), L.activation("tanh")), (5,)
+    yield "layer", "residual(dense, elu)", L.residual(L.serial(L.dense(5), L.activation("elu"))), (5,)
+
+
+def _layer_rows(dtype) -> Iterator[Row]:
+    for category, item, layer, shape in _layer_cases():
+        for train in (True, False) if "batch_norm" in item else (True,):
+            label = item if train else f"{item} (eval)"
+            report = gradcheck.check_layer(
+                layer, shape, batch=6, dtype=dtype, train=train, raise_on_fail=False
+            )
+            yield Row(
+                category,
+                label,
+                jnp.dtype(dtype).name,
+                report.errors["backward vs vjp"],
+                report.errors.get("backward vs finite differences"),
+                report.passed,
+                "; ".join(report.problems),
+            )
+
+
+def _loss_inputs(name: str, key, dtype):
+    k1, k2 = jax.random.split(key)
+    pred = jax.random.normal(k1, (6, 3), dtype)
+    if name == "mse":
+        target = jax.random.normal(k2, (6, 3), dtype)
+    elif name == "binary_cross_entropy":
+        target = jax.random.bernoulli(k2, 0.5, (6, 3)).astype(dtype)
+    elif name == "softmax_cross_entropy":
+        target = jax.nn.softmax(jax.random.normal(k2, (6, 3), dtype))
+    else:
+        target = jax.random.randint(k2, (6,), 0, 3)
+    return pred, target
+
+
+def _loss_rows(dtype) -> Iterator[Row]:
+    dtype_name = jnp.dtype(dtype).name
+    rtol = gradcheck.RTOL_VJP[dtype_name]
+    for name in losses.NAMES:
+        loss = losses.get(name)
+        pred, target = _loss_inputs(name, jax.random.key(1), dtype)
+        manual = loss.backward(pred, target)
+        auto = jax.grad(loss.forward)(pred, target)
+        err = gradcheck.relative_error(manual, auto)
+        fd = None
+        if dtype_name == "float64":
+            fd = gradcheck.relative_error(
+                manual, gradcheck.numerical_grad(lambda p: loss.forward(p, target), pred)
+            )
+        ok = err <= rtol and (fd is None or fd <= gradcheck.RTOL_FD)
+        ok = ok and manual.dtype == auto.dtype and manual.shape == auto.shape
+        yield Row("loss", name, dtype_name, err, fd, ok)
+
+
+MODEL_CASES = (
+    ("mlp depth 1, mse", dict(sizes=(3,)), "mse"),
+    ("mlp depth 2 relu, softmax-CE", dict(sizes=(8, 3)), "softmax_cross_entropy_with_integer_labels"),
+    ("mlp depth 3 tanh+bn, BCE", dict(sizes=(8, 8, 3), activation="tanh", batch_norm=True), "binary_cross_entropy"),
+    ("mlp depth 3 sigmoid+residual, mse", dict(sizes=(8, 8, 3), activation="sigmoid", residual=True), "mse"),
+    ("mlp depth 4 gelu+dropout, softmax-CE", dict(sizes=(8, 8, 8, 3), activation="gelu", dropout=0.2), "softmax_cross_entropy"),
+    ("mlp depth 4 elu+bn+res+dropout", dict(sizes=(8, 8, 8, 3), activation="elu", batch_norm=True, residual=True, dropout=0.1), "softmax_cross_entropy_with_integer_labels"),
+    ("two_layer_sigmoid, mse", None, "mse"),
+)
+
+
+def _model_rows(dtype) -> Iterator[Row]:
+    dtype_name = jnp.dtype(dtype).name
+    rtol = gradcheck.RTOL_VJP[dtype_name]
+    for item, config, loss_name in MODEL_CASES:
+        model = models.two_layer_sigmoid(6, 3) if config is None else models.mlp(**config)
+        k_init, k_data, k_drop = jax.random.split(jax.random.key(2), 3)
+        _, params, state = model.init(k_init, (5,))
+        params, state = tree_cast(params, dtype), tree_cast(state, dtype)
+        x, y = _loss_inputs(loss_name, k_data, dtype)
+        x = jnp.concatenate([x, x[:, :2] ** 2], axis=1)  # (6, 5) inputs
+        (value, _), manual = backprop.value_and_grad(model, loss_name)(params, state, x, y, key=k_drop)
+        (value_ad, _), auto = backprop.autodiff_value_and_grad(model, loss_name)(params, state, x, y, key=k_drop)
+        err = gradcheck.relative_error(manual, auto)
+        err = max(err, gradcheck.relative_error(value, value_ad))
+        fd = None
+        if dtype_name == "float64":
+            def f(p):
+                return backprop.value_and_grad(model, loss_name)(p, state, x, y, key=k_drop)[0][0]
+
+            fd = gradcheck.relative_error(manual, gradcheck.numerical_grad(f, params))
+        ok = err <= rtol and (fd is None or fd <= gradcheck.RTOL_FD)
+        yield Row("model", item, dtype_name, err, fd, ok)
+
+
+def _optimizer_rows(dtype) -> Iterator[Row]:
+    dtype_name = jnp.dtype(dtype).name
+    try:
+        from jaxnn.optim._optax_check import compare_with_optax
+
+        results = compare_with_optax(dtype)
+    except ImportError as e:
+        yield Row("optimizer", "(all)", dtype_name, None, None, True, f"skipped: {e}")
+        return
+    for name, err, ok in results:
+        yield Row("optimizer", name, dtype_name, err, None, ok, "vs optax")
+
+
+def run(dtypes=("float32", "float64")) -> Iterator[Row]:
+    """Yield one ``Row`` per checked item and dtype (float64 needs ``jax_enable_x64``)."""
+    for dtype_name in dtypes:
+        dtype = jnp.dtype(dtype_name)
+        yield from _layer_rows(dtype)
+        yield from _loss_rows(dtype)
+        yield from _model_rows(dtype)
+        yield from _optimizer_rows(dtype)

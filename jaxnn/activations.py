@@ -1,0 +1,406 @@
+"""Activation functions with their hand-written backward rules.
+
+Each activation is a plain function with ``jax.nn``'s name, defaults and values, written
+from its formula in a numerically stable form. ``get(name)`` bundles a function with its
+backward rule into an ``Activation(name, forward, backward)``:
+
+- ``forward(z) -> y``;
+- ``backward(z, y, dy) -> dz``, the vector-Jacobian product, which equals
+  ``jax.vjp(forward, z)[1](dy)``. It reads the input ``z`` or the cached output ``y``,
+  whichever is cheaper and accurate.
+
+Formulas (element-wise unless stated; ``σ`` is the sigmoid):
+
+- sigmoid ``σ(z) = 1/(1 + e^−z)``, range (0, 1); ``σ' = y(1 − y) ≤ 1/4`` (max at 0).
+- tanh ``(e^z − e^−z)/(e^z + e^−z)``, range (−1, 1); ``tanh' = 1 − y² ≤ 1``.
+- relu ``max(0, z)``, range [0, ∞); ``relu' = 1 if z > 0 else 0`` (0 at z = 0).
+- leaky_relu ``z if z ≥ 0 else s·z`` (slope ``s``); derivative ``1 if z ≥ 0 else s``.
+- elu ``z if z > 0 else α(e^z − 1)``, range (−α, ∞); derivative ``1 if z > 0 else
+  α·e^z`` (``= y + α``).
+- gelu ``z·Φ(z)``, ``Φ`` the standard normal CDF, or its tanh approximation
+  ``z/2·(1 + tanh(√(2/π)(z + 0.044715 z³)))``; derivative ``Φ(z) + z·φ(z)``, or the
+  approximation's own derivative.
+- softplus ``log(1 + e^z)``, range (0, ∞); derivative ``σ(z)``.
+- silu ``z·σ(z)``; derivative ``σ(z)(1 + z(1 − σ(z)))``.
+- identity ``z``; derivative 1.
+- softmax ``e^zᵢ / Σⱼ e^zⱼ`` along ``axis``, positive, summing to 1; Jacobian
+  ``diag(y) − y yᵀ``, so the VJP is ``y ⊙ (dy − Σ dy ⊙ y)``.
+
+The backward rules evaluate these derivatives in forms that keep their relative accuracy
+in the tails, where a literal formula would cancel: ``σ'`` as ``e^−|z|/(1 + e^−|z|)²``
+rather than ``y(1 − y)``, ``tanh'`` as ``(1 − y)(1 + y)``, ``elu'`` as ``α·e^z`` rather
+than ``y + α``, and gelu's tanh form through ``σ(±2u)``.
+
+Properties the teaching module relies on:
+
+- Sigmoid saturates: ``σ' ≤ 0.25``, so a chain of ten sigmoid layers scales a gradient
+  by at most ``0.25¹⁰ ≈ 10⁻⁶`` (vanishing gradients). Its outputs are not zero-centred.
+- Tanh is zero-centred with range (−1, 1) and ``tanh' ≤ 1``, but saturates as well.
+- ReLU does not saturate for ``z > 0``, but a unit whose pre-activation is negative for
+  every example gets zero gradient and never learns again: a *dead* ReLU. Leaky ReLU,
+  ELU and GELU keep a non-zero gradient for ``z < 0``.
+- Softmax outputs are positive and sum to 1 along ``axis``; it pairs with categorical
+  cross-entropy (see ``jaxnn.losses``).
+
+Note:
+    Derivatives at kinks follow ``jax.nn``: ``relu'(0) = 0`` (``jax.nn.relu`` uses
+    ``select(z > 0, g, 0)``; a plain ``jnp.maximum(z, 0)`` would give 0.5),
+    ``leaky_relu'(0) = 1`` and ``elu'(0) = α``.
+
+>>> import jax.numpy as jnp
+>>> act = get("tanh")
+>>> z = jnp.array([0.0, 1.0])
+>>> y = act.forward(z)
+>>> [round(float(v), 4) for v in act.backward(z, y, jnp.ones_like(z))]
+[1.0, 0.42]
+"""
+
+import math
+from collections.abc import Callable
+from functools import partial
+from numbers import Real
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from jaxnn._typing import Array
+
+__all__ = [
+    "NAMES",
+    "Activation",
+    "elu",
+    "gelu",
+    "get",
+    "identity",
+    "leaky_relu",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
+]
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class Activation(NamedTuple):
+    """An activation and its backward rule.
+
+    Attributes:
+        name: the registry name (one of ``NAMES``).
+        forward: ``forward(z) -> y``.
+        backward: ``backward(z, y, dy) -> dz`` with ``y = forward(z)``; equals
+            ``jax.vjp(forward, z)[1](dy)`` and has the shape and dtype of ``z``.
+    """
+
+    name: str
+    forward: Callable[[Array], Array]
+    backward: Callable[[Array, Array, Array], Array]
+
+
+### Forward functions (jax.nn names and defaults).
+
+
+def sigmoid(z: ArrayLike) -> Array:
+    """Logistic sigmoid ``σ(z) = 1 / (1 + e^−z)``, range (0, 1).
+
+    Evaluated as ``1/(1 + e^−|z|)`` for ``z ≥ 0`` and ``e^−|z|/(1 + e^−|z|)`` otherwise,
+    so ``exp`` never overflows. Matches ``jax.nn.sigmoid``.
+    """
+    z = jnp.asarray(z)
+    e = jnp.exp(-jnp.abs(z))  # in (0, 1]: no overflow for either sign
+    return jnp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def tanh(z: ArrayLike) -> Array:
+    """Hyperbolic tangent ``(e^z − e^−z)/(e^z + e^−z)``, range (−1, 1), zero-centred.
+
+    Matches ``jax.nn.tanh`` (which is ``jnp.tanh``).
+    """
+    return jnp.tanh(z)
+
+
+@jax.custom_jvp
+def relu(z: ArrayLike) -> Array:
+    """Rectified linear unit ``max(0, z)``; derivative ``1 if z > 0 else 0``.
+
+    Matches ``jax.nn.relu``, including its derivative 0 at ``z = 0``.
+    """
+    return jnp.maximum(z, 0)
+
+
+@relu.defjvp
+def _relu_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    # The derivative at the kink is 0, as jax.nn.relu defines it.
+    return relu(z), jnp.where(z > 0, dz, jnp.zeros_like(dz))
+
+
+def leaky_relu(z: ArrayLike, negative_slope: ArrayLike = 1e-2) -> Array:
+    """Leaky ReLU ``z if z ≥ 0 else negative_slope·z`` (``max(s·z, z)`` for ``s < 1``).
+
+    Matches ``jax.nn.leaky_relu``; the derivative at 0 is 1.
+    """
+    z = jnp.asarray(z)
+    return jnp.where(z >= 0, z, negative_slope * z)
+
+
+def elu(z: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
+    """Exponential linear unit ``z if z > 0 else α(e^z − 1)``, range (−α, ∞).
+
+    Matches ``jax.nn.elu``; the derivative at 0 is ``α``.
+    """
+    z = jnp.asarray(z)
+    # The inner where keeps expm1 of large positive z out of the discarded branch.
+    return jnp.where(z > 0, z, alpha * jnp.expm1(jnp.where(z > 0, 0, z)))
+
+
+def gelu(z: ArrayLike, approximate: bool = True) -> Array:
+    """Gaussian error linear unit ``z·Φ(z)``, ``Φ`` the standard normal CDF.
+
+    With ``approximate=True`` (``jax.nn``'s default) it uses the tanh approximation
+    ``z/2·(1 + tanh(√(2/π)(z + 0.044715 z³)))``; with ``approximate=False`` the exact
+    ``z/2·erfc(−z/√2)``. Matches ``jax.nn.gelu``.
+    """
+    z = jnp.asarray(z)
+    if approximate:
+        cdf = 0.5 * (1.0 + jnp.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z**3)))
+        return z * cdf
+    return 0.5 * z * jax.lax.erfc(-z * _SQRT_HALF)
+
+
+def softplus(z: ArrayLike) -> Array:
+    """Softplus ``log(1 + e^z)``, a smooth ReLU with range (0, ∞); derivative ``σ(z)``.
+
+    Evaluated as ``max(z, 0) + log1p(e^−|z|)``. Matches ``jax.nn.softplus``.
+    """
+    z = jnp.asarray(z)
+    pos = jnp.where(z > 0, z, 0)
+    # z - 2·pos is -|z|, written so that its derivative at 0 is 1 (not abs's 0): the
+    # autodiff derivative is then σ(0) = 1/2 there, like jax.nn.softplus.
+    return pos + jnp.log1p(jnp.exp(z - 2 * pos))
+
+
+def silu(z: ArrayLike) -> Array:
+    """Sigmoid linear unit (swish) ``z·σ(z)``. Matches ``jax.nn.silu``."""
+    z = jnp.asarray(z)
+    return z * sigmoid(z)
+
+
+def identity(z: ArrayLike) -> Array:
+    """Identity ``z`` (a linear output layer). Matches ``jax.nn.identity``."""
+    return jnp.asarray(z)
+
+
+def softmax(z: ArrayLike, axis: int = -1) -> Array:
+    """Softmax ``e^zᵢ / Σⱼ e^zⱼ`` along ``axis``; the outputs are positive and sum to 1.
+
+    The row maximum is subtracted first (under ``stop_gradient``, which does not change
+    the value or the derivative), so ``exp`` never overflows. Entries equal to ``−inf``
+    get exactly 0. Matches ``jax.nn.softmax``.
+    """
+    z = jnp.asarray(z)
+    shifted = z - jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
+    unnormalized = jnp.exp(shifted)
+    return unnormalized / jnp.sum(unnormalized, axis=axis, keepdims=True)
+
+
+### Backward rules: backward(z, y, dy) -> dz, each equal to jax.vjp(forward, z)[1](dy).
+
+
+def _sigmoid_bwd(z, y, dy):
+    del y
+    # σ' = σ(1 − σ) ≤ 1/4, evaluated as e^−|z| / (1 + e^−|z|)² (symmetric in z): the
+    # cached y(1 − y) is the same number but loses all relative accuracy where y rounds
+    # to 1 (z ≳ 17 in float64, ≳ 9 in float32).
+    e = jnp.exp(-jnp.abs(z))
+    return dy * (e / jnp.square(1 + e))
+
+
+def _tanh_bwd(z, y, dy):
+    del z
+    # tanh' = 1 − tanh² ≤ 1, as (1 − y)(1 + y): 1 − y is exact near y = 1, 1 − y·y not.
+    return dy * ((1 - y) * (1 + y))
+
+
+def _relu_bwd(z, y, dy):
+    del y
+    return jnp.where(z > 0, dy, jnp.zeros_like(dy))
+
+
+def _leaky_relu_bwd(z, y, dy, *, negative_slope):
+    del y
+    return jnp.where(z >= 0, dy, negative_slope * dy)
+
+
+def _elu_bwd(z, y, dy, *, alpha):
+    del y
+    # α·e^z equals y + α, but y + α cancels catastrophically for z ≪ 0.
+    return jnp.where(z > 0, dy, dy * (alpha * jnp.exp(jnp.where(z > 0, 0, z))))
+
+
+def _gelu_bwd(z, y, dy, *, approximate):
+    del y
+    if approximate:
+        # y = z·½(1 + tanh u), u = √(2/π)(z + 0.044715 z³), so
+        # y' = ½(1 + tanh u) + ½z(1 − tanh² u)·u'. With ½(1 + tanh u) = σ(2u) and
+        # 1 − tanh² u = 4σ(2u)σ(−2u) neither term cancels catastrophically for z ≪ 0.
+        u = _SQRT_2_OVER_PI * (z + _GELU_CUBIC * z**3)
+        du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * z * z)
+        s, s_neg = sigmoid(2 * u), sigmoid(-2 * u)
+        return dy * (s + 2 * z * s * s_neg * du)
+    cdf = 0.5 * jax.lax.erfc(-z * _SQRT_HALF)
+    pdf = _INV_SQRT_2PI * jnp.exp(-0.5 * z * z)
+    return dy * (cdf + z * pdf)  # (zΦ)' = Φ + zφ
+
+
+def _softplus_bwd(z, y, dy):
+    del y
+    return dy * sigmoid(z)
+
+
+def _silu_bwd(z, y, dy):
+    del y
+    # σ(z)(1 + z(1 − σ(z))), with 1 − σ(z) = σ(−z) evaluated without cancellation.
+    return dy * (sigmoid(z) * (1 + z * sigmoid(-z)))
+
+
+def _identity_bwd(z, y, dy):
+    del z, y
+    return dy
+
+
+def _softmax_bwd(z, y, dy, *, axis):
+    del z
+    # J = diag(y) − y yᵀ, so Jᵀ dy = y ⊙ (dy − ⟨dy, y⟩).
+    return y * (dy - jnp.sum(dy * y, axis=axis, keepdims=True))
+
+
+### Registry.
+
+
+def _finite_real(name: str, param: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(
+            f"{param} for {name!r} must be a finite float; "
+            f"got {param}={value!r} of type {type(value).__name__}."
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{param} for {name!r} must be a finite float; got {value!r}.")
+    return float(value)
+
+
+def _leaky_relu_activation(negative_slope=1e-2) -> Activation:
+    s = _finite_real("leaky_relu", "negative_slope", negative_slope)
+    return Activation(
+        "leaky_relu",
+        partial(leaky_relu, negative_slope=s),
+        partial(_leaky_relu_bwd, negative_slope=s),
+    )
+
+
+def _elu_activation(alpha=1.0) -> Activation:
+    a = _finite_real("elu", "alpha", alpha)
+    if a <= 0:
+        raise ValueError(f"alpha for 'elu' must be > 0; got alpha={alpha!r}.")
+    return Activation("elu", partial(elu, alpha=a), partial(_elu_bwd, alpha=a))
+
+
+def _gelu_activation(approximate=True) -> Activation:
+    if not isinstance(approximate, bool):
+        raise TypeError(
+            "approximate for 'gelu' must be a bool (True: tanh approximation, False: "
+            f"exact erf form); got approximate={approximate!r}."
+        )
+    return Activation(
+        "gelu",
+        partial(gelu, approximate=approximate),
+        partial(_gelu_bwd, approximate=approximate),
+    )
+
+
+def _softmax_activation(axis=-1) -> Activation:
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise TypeError(f"axis for 'softmax' must be an int; got axis={axis!r}.")
+    return Activation(
+        "softmax", partial(softmax, axis=axis), partial(_softmax_bwd, axis=axis)
+    )
+
+
+def _fixed(name: str, forward, backward) -> Callable[[], Activation]:
+    act = Activation(name, forward, backward)
+    return lambda: act
+
+
+_BUILDERS: dict[str, Callable[..., Activation]] = {
+    "sigmoid": _fixed("sigmoid", sigmoid, _sigmoid_bwd),
+    "tanh": _fixed("tanh", tanh, _tanh_bwd),
+    "relu": _fixed("relu", relu, _relu_bwd),
+    "leaky_relu": _leaky_relu_activation,
+    "elu": _elu_activation,
+    "gelu": _gelu_activation,
+    "softplus": _fixed("softplus", softplus, _softplus_bwd),
+    "silu": _fixed("silu", silu, _silu_bwd),
+    "identity": _fixed("identity", identity, _identity_bwd),
+    "softmax": _softmax_activation,
+}
+
+_HPARAMS: dict[str, tuple[str, ...]] = {
+    "leaky_relu": ("negative_slope",),
+    "elu": ("alpha",),
+    "gelu": ("approximate",),
+    "softmax": ("axis",),
+}
+
+NAMES: tuple[str, ...] = tuple(_BUILDERS)
+"""The registered activation names, in a fixed order."""
+
+
+def get(name: str | Activation, **hparams) -> Activation:
+    """Return the named ``Activation`` (forward and backward rule).
+
+    Args:
+        name: one of ``NAMES``, or an ``Activation``, which is returned unchanged.
+        **hparams: the activation's hyperparameters: ``negative_slope`` (leaky_relu, a
+            finite float, default 0.01), ``alpha`` (elu, a finite float > 0, default 1),
+            ``approximate`` (gelu, a bool, default True), ``axis`` (softmax, an int,
+            default -1).
+
+    Returns:
+        ``Activation(name, forward, backward)``; ``name`` is the registry name.
+
+    Raises:
+        ValueError: unknown name, or a hyperparameter with an invalid value.
+        TypeError: a hyperparameter the activation does not take, or of the wrong type.
+
+    >>> act = get("leaky_relu", negative_slope=0.1)
+    >>> act.name, round(float(act.forward(-2.0)), 6)
+    ('leaky_relu', -0.2)
+    """
+    if isinstance(name, Activation):
+        if hparams:
+            raise TypeError(
+                "hyperparameters cannot be applied to an existing Activation; got "
+                f"{sorted(hparams)} with activation {name.name!r}."
+            )
+        return name
+    if not isinstance(name, str) or name not in _BUILDERS:
+        raise ValueError(
+            f"unknown activation name={name!r}; expected one of {', '.join(NAMES)} "
+            "(or an Activation)."
+        )
+    allowed = _HPARAMS.get(name, ())
+    unknown = sorted(set(hparams) - set(allowed))
+    if unknown:
+        takes = ", ".join(allowed) if allowed else "no hyperparameters"
+        raise TypeError(
+            f"activation {name!r} got unexpected hyperparameter(s) "
+            f"{', '.join(unknown)}; it takes {takes}."
+        )
+    return _BUILDERS[name](**hparams)

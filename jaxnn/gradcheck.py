@@ -1,0 +1,304 @@
+"""Finite-difference gradients and three-way gradient checks.
+
+``numerical_grad`` perturbs one scalar at a time (central differences), so a gradient
+of ``P`` parameters costs ``2P`` evaluations of ``f`` — O(P²) work for a network whose
+forward pass is O(P) — which is why backpropagation (O(P)) is used to train and finite
+differences only to check it.
+
+``check_layer`` is the oracle for any object following the Layer protocol: its
+hand-written ``backward`` against ``jax.vjp`` of its ``forward`` and against central
+finite differences, with tree structure, shapes and dtypes compared too.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from jaxnn._tree import path_str, tree_cast
+from jaxnn._typing import PyTree
+from jaxnn.layers import Layer
+
+#: Default tolerances: manual vs autodiff is exact up to rounding; finite differences
+#: with eps = 1e-6 in float64 carry O(eps²) truncation and O(1e-16/eps) rounding error.
+RTOL_VJP = {"float64": 1e-12, "float32": 1e-5}
+RTOL_FD = 1e-6
+
+
+def numerical_grad(f: Callable, params: PyTree, *, eps: float = 1e-6) -> PyTree:
+    """Gradient of scalar ``f`` at ``params`` by central differences.
+
+    ``∂f/∂θᵢ ≈ (f(θ + ε eᵢ) − f(θ − ε eᵢ)) / 2ε`` for every scalar ``θᵢ`` of every leaf:
+    ``2P`` evaluations of ``f``, run one after another (``lax.map``). Use float64:
+    in float32 rounding error ``~1e-7/ε`` swamps the result.
+
+    Args:
+      f: a jax-traceable function of ``params`` returning a scalar.
+      params: any pytree of floating arrays.
+      eps: the step ``ε``.
+
+    Returns:
+      A pytree like ``params`` holding ``∂f/∂params``.
+    """
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0; got eps={eps!r}.")
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating):
+            raise TypeError(
+                f"numerical_grad needs floating leaves; params{path_str(path)} has "
+                f"dtype {jnp.asarray(leaf).dtype}."
+            )
+    flat, unravel = ravel_pytree(params)
+    f_flat = lambda v: f(unravel(v))
+
+    @jax.jit
+    def grads(flat):
+        def partial_i(i):
+            e = jnp.zeros_like(flat).at[i].set(eps)
+            return (f_flat(flat + e) - f_flat(flat - e)) / (2 * eps)
+
+        return jax.lax.map(partial_i, jnp.arange(flat.size))
+
+    return unravel(grads(flat))
+
+
+def _norm(x) -> float:
+    return float(np.linalg.norm(np.asarray(x, dtype=np.float64).ravel()))
+
+
+def relative_error(a: PyTree, b: PyTree) -> float:
+    """``‖a − b‖ / max(‖a‖, ‖b‖, tiny)``, norms over all leaves of the two pytrees.
+
+    Raises:
+      ValueError: the trees differ in structure or a leaf's shape.
+    """
+    la, lb = _leaves_checked(a, b)
+    diff = np.sqrt(sum(_norm(np.subtract(x, y, dtype=np.float64)) ** 2 for x, y in zip(la, lb, strict=True)))
+    na = np.sqrt(sum(_norm(x) ** 2 for x in la))
+    nb = np.sqrt(sum(_norm(y) ** 2 for y in lb))
+    return float(diff / max(na, nb, np.finfo(np.float64).tiny))
+
+
+def _leaves_checked(a, b):
+    ta, tb = jax.tree.structure(a), jax.tree.structure(b)
+    if ta != tb:
+        raise ValueError(f"pytree structures differ: {ta} vs {tb}.")
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), lb, strict=True):
+        if np.shape(x) != np.shape(y):
+            raise ValueError(
+                f"leaf {path_str(path)} has shape {np.shape(x)} vs {np.shape(y)}."
+            )
+    return la, lb
+
+
+def _name_args(path: str, names: tuple[str, ...]) -> str:
+    """Turn ``[0].w`` (a path into an argument tuple) into ``params.w``."""
+    for i, arg in enumerate(names):
+        if path.startswith(f"[{i}]"):
+            return arg + path[len(f"[{i}]") :]
+    return path
+
+
+class Report(NamedTuple):
+    """Outcome of a gradient check.
+
+    Attributes:
+      name: what was checked.
+      passed: every comparison within its tolerance and no structure/shape/dtype problem.
+      errors: comparison name → whole-tree relative error (e.g. ``"backward vs vjp"``).
+      rtol: comparison name → tolerance used.
+      worst_leaf: pytree path of the leaf contributing most to the worst comparison.
+      problems: structure, shape or dtype mismatches found.
+    """
+
+    name: str
+    passed: bool
+    errors: dict
+    rtol: dict
+    worst_leaf: str
+    problems: tuple = ()
+
+    @property
+    def max_error(self) -> float:
+        return max(self.errors.values(), default=0.0)
+
+    def __str__(self) -> str:
+        status = "PASS" if self.passed else "FAIL"
+        parts = [f"{k} {v:.2e} (rtol {self.rtol[k]:.0e})" for k, v in self.errors.items()]
+        text = f"{status} {self.name}: " + "; ".join(parts)
+        text += f"; worst leaf {self.worst_leaf}"
+        return text + "".join(f"\n  problem: {p}" for p in self.problems)
+
+
+def _compare(got: PyTree, want: PyTree, got_name: str, want_name: str, args=()):
+    """Relative error of ``got`` vs ``want``, the worst leaf and any mismatch found.
+
+    ``args`` names the entries of a top-level argument tuple in leaf paths.
+    """
+    problems = []
+    tg, tw = jax.tree.structure(got), jax.tree.structure(want)
+    if tg != tw:
+        problems.append(f"tree structure: {got_name} {tg} vs {want_name} {tw}")
+        return float("inf"), "<root>", problems
+    paths = [
+        _name_args(path_str(p), args) for p, _ in jax.tree_util.tree_leaves_with_path(want)
+    ]
+    lg, lw = jax.tree.leaves(got), jax.tree.leaves(want)
+    for path, g, w in zip(paths, lg, lw, strict=True):
+        if np.shape(g) != np.shape(w):
+            problems.append(
+                f"shape of {path}: {got_name} {np.shape(g)} vs {want_name} {np.shape(w)}"
+            )
+        elif jnp.asarray(g).dtype != jnp.asarray(w).dtype:
+            problems.append(
+                f"dtype of {path}: {got_name} {jnp.asarray(g).dtype} vs "
+                f"{want_name} {jnp.asarray(w).dtype}"
+            )
+    if problems:
+        return float("inf"), paths[0] if paths else "<root>", problems
+    scale = max(
+        np.sqrt(sum(_norm(x) ** 2 for x in lg)),
+        np.sqrt(sum(_norm(x) ** 2 for x in lw)),
+        np.finfo(np.float64).tiny,
+    )
+    contributions = [
+        _norm(np.subtract(g, w, dtype=np.float64)) / scale for g, w in zip(lg, lw, strict=True)
+    ]
+    if not contributions:
+        return 0.0, "<root>", problems
+    error = float(np.sqrt(np.sum(np.square(contributions))))
+    worst = paths[int(np.argmax(contributions))]
+    return error, worst, problems
+
+
+def check_grads(
+    f: Callable,
+    grad_fn: Callable,
+    params: PyTree,
+    *,
+    rtol: float = RTOL_FD,
+    eps: float = 1e-6,
+    name: str = "gradient",
+    raise_on_fail: bool = True,
+) -> Report:
+    """Compare ``grad_fn(params)`` with the central finite differences of ``f``.
+
+    Args:
+      f: scalar function of ``params``.
+      grad_fn: the gradient under test, ``params -> grads``.
+      params: the point, a pytree of float64 arrays for a meaningful comparison.
+      rtol: tolerance on ``relative_error(grad_fn(params), numerical_grad(f, params))``.
+      eps: finite-difference step.
+      name: label for the report.
+      raise_on_fail: raise ``AssertionError`` (with the worst leaf's path) on failure.
+
+    Returns:
+      A ``Report``.
+    """
+    got = grad_fn(params)
+    want = numerical_grad(f, params, eps=eps)
+    error, worst, problems = _compare(got, want, "grad_fn", "finite differences")
+    key = "grad vs finite differences"
+    report = Report(name, error <= rtol and not problems, {key: error}, {key: rtol}, worst, tuple(problems))
+    if raise_on_fail and not report.passed:
+        raise AssertionError(str(report))
+    return report
+
+
+def check_layer(
+    layer: Layer,
+    input_shape: tuple[int, ...],
+    *,
+    batch: int = 4,
+    dtype=jnp.float64,
+    train: bool = True,
+    key=None,
+    rtol: float | None = None,
+    finite_differences: bool = True,
+    name: str = "layer",
+    raise_on_fail: bool = True,
+) -> Report:
+    """Three-way check of a Layer's hand-written ``backward``.
+
+    Initialises the layer, draws ``x`` (``(batch, *input_shape)``) and a cotangent
+    ``dy`` from normal distributions, and compares:
+
+    1. ``backward(cache, dy)`` with ``jax.vjp`` of ``forward(...)[0]`` with respect to
+       ``(params, x)`` — tree structure, shapes, dtypes and values (``rtol``, default
+       1e-12 in float64 and 1e-5 in float32);
+    2. in float64 only, both with central finite differences of ``Σ forward(...)[0] ⊙ dy``
+       (relative error ≤ 1e-6).
+
+    Args:
+      layer: any object with ``init``, ``forward``, ``backward`` (the Layer protocol).
+      input_shape: the input shape without the batch axis.
+      batch: batch size.
+      dtype: float64 (all three checks; needs ``jax_enable_x64``) or float32.
+      train: forward in training mode (batch statistics, dropout masks).
+      key: PRNG key for init, inputs and dropout; default ``jax.random.key(0)``.
+      rtol: tolerance of the backward-vs-vjp comparison.
+      finite_differences: in float64, also compare with finite differences (2P
+        evaluations of the layer for P parameters and inputs).
+      name: label for the report.
+      raise_on_fail: raise ``AssertionError`` naming the worst leaf on failure.
+
+    Returns:
+      A ``Report`` with errors ``"backward vs vjp"`` and, in float64,
+      ``"backward vs finite differences"``.
+    """
+    dtype = jnp.dtype(dtype)
+    if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+        raise ValueError(
+            "check_layer with dtype=float64 needs 64-bit mode: call "
+            "jax.config.update('jax_enable_x64', True) first, or pass dtype=float32."
+        )
+    if dtype.name not in RTOL_VJP:
+        raise ValueError(f"dtype must be float32 or float64; got dtype={dtype.name}.")
+    rtol = RTOL_VJP[dtype.name] if rtol is None else rtol
+    key = jax.random.key(0) if key is None else key
+    k_init, k_x, k_dy, k_fwd = jax.random.split(key, 4)
+
+    _, params, state = layer.init(k_init, tuple(input_shape))
+    params, state = tree_cast(params, dtype), tree_cast(state, dtype)
+    x = jax.random.normal(k_x, (batch, *input_shape), dtype)
+    fwd_key = k_fwd if train else None
+
+    with_fd = finite_differences and dtype == jnp.float64
+
+    @jax.jit  # one compile for the whole comparison
+    def gradients(params, state, x):
+        def output(p, x):
+            return layer.forward(p, state, x, train=train, key=fwd_key)[0]
+
+        y, _, cache = layer.forward(params, state, x, train=train, key=fwd_key)
+        dy = jax.random.normal(k_dy, y.shape, dtype)
+        manual = layer.backward(cache, dy)
+        auto = jax.vjp(output, params, x)[1](dy)
+        numeric = None
+        if with_fd:
+            inner = lambda args: jnp.sum(output(*args) * dy)
+            numeric = numerical_grad(inner, (params, x))
+        return manual, auto, numeric
+
+    manual, auto, numeric = gradients(params, state, x)
+    errors, rtols = {}, {}
+    err, worst, problems = _compare(manual, auto, "backward", "jax.vjp", ("params", "x"))
+    errors["backward vs vjp"], rtols["backward vs vjp"] = err, rtol
+    if with_fd:
+        err_fd, worst_fd, probs = _compare(
+            manual, numeric, "backward", "finite differences", ("params", "x")
+        )
+        errors["backward vs finite differences"] = err_fd
+        rtols["backward vs finite differences"] = RTOL_FD
+        problems += probs
+        if err_fd / RTOL_FD > err / rtol:
+            worst = worst_fd
+    passed = not problems and all(errors[k] <= rtols[k] for k in errors)
+    report = Report(name, passed, errors, rtols, worst, tuple(problems))
+    if raise_on_fail and not passed:
+        raise AssertionError(str(report))
+    return report

@@ -1,0 +1,131 @@
+"""The optimizer contract: ``GradientTransformation``, ``chain`` and ``apply_updates``.
+
+A gradient transformation is a pair of pure functions, exactly as in optax::
+
+    state = tx.init(params)
+    updates, state = tx.update(grads, state, params)
+    params = apply_updates(params, updates)
+
+``init`` builds the state (an immutable NamedTuple pytree) from the parameters;
+``update`` maps incoming updates (at first the gradients) and the old state to
+outgoing updates and a new state, never modifying its inputs. Because the pair
+has optax's calling convention, jaxnn transformations run inside ``optax.chain``
+and optax's inside :func:`chain`.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn._tree import check_same_structure
+from jaxnn._typing import OptState, Params, Updates
+
+
+class GradientTransformation(NamedTuple):
+    """A pair of pure functions ``(init, update)`` with optax's calling convention.
+
+    Attributes:
+        init: ``init(params) -> state``.
+        update: ``update(updates, state, params=None) -> (updates, new_state)``.
+    """
+
+    init: Callable[[Params], OptState]
+    update: Callable[..., tuple[Updates, OptState]]
+
+
+class EmptyState(NamedTuple):
+    """The state of a stateless transformation (no leaves); optax's ``EmptyState``."""
+
+
+def init_empty_state(params: Params) -> EmptyState:
+    """Init function of every stateless transformation."""
+    del params
+    return EmptyState()
+
+
+def identity() -> GradientTransformation:
+    """Leave the updates unchanged; optax's ``identity``.
+
+    Returns:
+        A stateless :class:`GradientTransformation`.
+    """
+
+    def update(updates, state, params=None):
+        del params
+        return updates, state
+
+    return GradientTransformation(init_empty_state, update)
+
+
+def chain(*transforms: GradientTransformation) -> GradientTransformation:
+    """Apply transformations one after the other; optax's ``chain``.
+
+    The state is the tuple of the sub-states, in order. Any object with optax's
+    ``(init, update)`` pair is accepted, so optax transformations compose with
+    jaxnn's.
+
+    Args:
+        *transforms: The transformations, applied first to last.
+
+    Returns:
+        A :class:`GradientTransformation` whose state is a tuple of sub-states.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxnn import optim
+        >>> tx = optim.chain(optim.clip(1.0), optim.scale(-0.5))
+        >>> updates, _ = tx.update(jnp.array([3.0, -0.2]), tx.init(None))
+        >>> print(updates)
+        [-0.5  0.1]
+    """
+    init_fns = tuple(t.init for t in transforms)
+    update_fns = tuple(t.update for t in transforms)
+
+    def init(params):
+        return tuple(fn(params) for fn in init_fns)
+
+    def update(updates, state, params=None):
+        if len(state) != len(update_fns):
+            raise ValueError(
+                f"chain of {len(update_fns)} transformations got a state of "
+                f"length {len(state)}; build the state with this chain's init."
+            )
+        new_state = []
+        for fn, sub_state in zip(update_fns, state, strict=True):
+            updates, sub_state = fn(updates, sub_state, params)
+            new_state.append(sub_state)
+        return updates, tuple(new_state)
+
+    return GradientTransformation(init, update)
+
+
+def apply_updates(params: Params, updates: Updates) -> Params:
+    r"""Return ``params + updates``, each leaf cast back to its parameter's dtype.
+
+    .. math:: \theta \leftarrow \theta + u
+
+    The updates already carry the sign (``scale_by_learning_rate`` negates), as in
+    optax's ``apply_updates``.
+
+    Args:
+        params: The parameter pytree.
+        updates: A pytree of the same structure.
+
+    Returns:
+        The new parameters, same structure and dtypes as ``params``.
+
+    Raises:
+        ValueError: When the two trees have different structures.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxnn import optim
+        >>> print(optim.apply_updates({"w": jnp.ones(2)}, {"w": jnp.full(2, -0.5)}))
+        {'w': Array([0.5, 0.5], dtype=float32)}
+    """
+    check_same_structure(params, updates, "params", "updates")
+    return jax.tree.map(
+        lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates
+    )

@@ -1,0 +1,103 @@
+r"""Gradient clipping: element-wise and by global norm, as optax does it."""
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn._tree import tree_norm
+from jaxnn._typing import PyTree
+from jaxnn.optim import _validate
+from jaxnn.optim._base import GradientTransformation, init_empty_state
+
+
+def global_norm(tree: PyTree) -> jax.Array:
+    r"""The L2 norm of all leaves together; optax's ``optax.tree.norm``.
+
+    .. math:: \|g\| = \sqrt{\textstyle\sum_{\text{leaves}} \sum_i g_i^2}
+
+    Args:
+        tree: A pytree of real arrays.
+
+    Returns:
+        A scalar (0 for a tree without leaves).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxnn import optim
+        >>> print(optim.global_norm({"a": jnp.array([3.0]), "b": jnp.array(4.0)}))
+        5.0
+    """
+    return tree_norm(tree)
+
+
+def clip(max_delta: float) -> GradientTransformation:
+    r"""Clip every element to :math:`[-\delta, \delta]`; optax's ``clip``.
+
+    .. math:: u_i = \min(\max(g_i, -\delta), \delta)
+
+    Args:
+        max_delta: :math:`\delta \ge 0` (``inf`` allowed: no clipping).
+
+    Returns:
+        A stateless :class:`GradientTransformation`.
+
+    Raises:
+        ValueError: When ``max_delta`` is negative or NaN.
+    """
+    _validate.non_negative("max_delta", max_delta, allow_inf=True)
+
+    def update(updates, state, params=None):
+        del params
+        return jax.tree.map(
+            lambda g: jnp.clip(g, -max_delta, max_delta), updates
+        ), state
+
+    return GradientTransformation(init_empty_state, update)
+
+
+def clip_by_global_norm(max_norm: float) -> GradientTransformation:
+    r"""Rescale all updates together when their global norm reaches a threshold.
+
+    .. math::
+        u = \begin{cases} g & \|g\| < c \\ c\, g / \|g\| & \text{otherwise}
+        \end{cases}
+
+    Same as optax's ``clip_by_global_norm``: the norm has no epsilon (some
+    libraries divide by :math:`\|g\| + 10^{-6}`), and the test is strict, so a
+    norm exactly equal to :math:`c` is rescaled (by a factor that is 1 up to
+    rounding). All-zero updates come out unchanged when :math:`c > 0`.
+
+    Note:
+        With ``max_norm=0`` and all-zero updates the result is ``0/0 = NaN``, as
+        in optax. Differentiating through this transformation at zero updates
+        also gives NaN (the derivative of the square root at 0).
+
+    Args:
+        max_norm: :math:`c \ge 0` (``inf`` allowed: no clipping).
+
+    Returns:
+        A stateless :class:`GradientTransformation`.
+
+    Raises:
+        ValueError: When ``max_norm`` is negative or NaN.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxnn import optim
+        >>> tx = optim.clip_by_global_norm(1.0)
+        >>> updates, _ = tx.update(jnp.array([3.0, 4.0]), tx.init(None))
+        >>> print(updates)
+        [0.6 0.8]
+    """
+    _validate.non_negative("max_norm", max_norm, allow_inf=True)
+
+    def update(updates, state, params=None):
+        del params
+        g_norm = global_norm(updates)
+        keep = g_norm < max_norm
+
+        def clip_leaf(g):
+            return jax.lax.select(keep, g, (g / g_norm.astype(g.dtype)) * max_norm)
+
+        return jax.tree.map(clip_leaf, updates), state
+
+    return GradientTransformation(init_empty_state, update)

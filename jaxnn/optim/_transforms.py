@@ -1,0 +1,406 @@
+r"""Small composable transformations, each with a NamedTuple state.
+
+Notation: :math:`g` is the incoming update (the gradient, for the first
+transformation of a chain), :math:`u` the outgoing update, :math:`t` the step
+number counted from 1 on the first update, :math:`\eta` the learning rate.
+Every state ``count`` is an ``int32`` scalar starting at 0 and saturating at the
+int32 maximum instead of wrapping (optax's ``safe_increment``).
+
+Accumulators (``trace``, ``ema``, ``mu``, ``nu``) keep the dtype they were
+initialized with, the parameters' dtype. When gradients and parameters share a
+dtype every value equals optax's.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn._tree import check_same_structure, tree_zeros_like
+from jaxnn._typing import Params, ScalarOrSchedule, Schedule, Updates
+from jaxnn.optim import _validate
+from jaxnn.optim._base import GradientTransformation, identity, init_empty_state
+
+### Shared arithmetic ##########################################################
+
+
+def safe_increment(count: jax.Array) -> jax.Array:
+    """``count + 1``, saturating at the dtype's maximum; optax's ``safe_increment``."""
+    count = jnp.asarray(count)
+    max_value = jnp.array(jnp.iinfo(count.dtype).max, count.dtype)
+    return jnp.where(count < max_value, count + jnp.array(1, count.dtype), max_value)
+
+
+def _zero_count() -> jax.Array:
+    return jnp.zeros([], jnp.int32)
+
+
+def _update_moment(updates: Updates, moments: Updates, decay, order: int) -> Updates:
+    r""":math:`m \leftarrow (1 - \beta) g^k + \beta m` for every leaf."""
+    return jax.tree.map(
+        lambda g, m: (1 - decay) * g**order + decay * m, updates, moments
+    )
+
+
+def _bias_correction(moments: Updates, decay, count: jax.Array) -> Updates:
+    r""":math:`\hat m = m / (1 - \beta^t)`.
+
+    ``decay ** count`` is computed in the precision that the int32 count gives it
+    and only then cast to each leaf's dtype, as optax does, so that a low-precision
+    moment never sees ``1 - decay**t`` rounded to zero.
+    """
+    correction = 1 - decay**count
+    return jax.tree.map(lambda m: m / correction.astype(m.dtype), moments)
+
+
+def _cast_like(tree: Updates, like: Updates) -> Updates:
+    return jax.tree.map(lambda x, y: x.astype(y.dtype), tree, like)
+
+
+### Scaling ####################################################################
+
+
+def scale(step_size) -> GradientTransformation:
+    r"""Multiply updates by a fixed scalar; optax's ``scale``.
+
+    .. math:: u = s\, g
+
+    Args:
+        step_size: The scalar :math:`s` (any sign).
+
+    Returns:
+        A stateless :class:`GradientTransformation`.
+    """
+
+    def update(updates, state, params=None):
+        del params
+        return jax.tree.map(lambda g: step_size * g, updates), state
+
+    return GradientTransformation(init_empty_state, update)
+
+
+class ScaleByScheduleState(NamedTuple):
+    """The step count a schedule is evaluated at."""
+
+    count: jax.Array
+
+
+def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
+    r"""Multiply updates by a scalar that depends on the step; optax's twin.
+
+    .. math:: u = s(c)\, g, \qquad c \leftarrow c + 1
+
+    The schedule is evaluated at the count *before* it is incremented, so the
+    first update uses ``step_size_fn(0)``, as in optax.
+
+    Args:
+        step_size_fn: ``count -> scalar``.
+
+    Returns:
+        A :class:`GradientTransformation` with state ``ScaleByScheduleState(count)``.
+
+    Raises:
+        ValueError: When ``step_size_fn`` is not callable.
+    """
+    if not callable(step_size_fn):
+        raise ValueError(
+            f"step_size_fn must be a callable count -> scalar; "
+            f"got step_size_fn={step_size_fn!r}"
+        )
+
+    def init(params):
+        del params
+        return ScaleByScheduleState(count=_zero_count())
+
+    def update(updates, state, params=None):
+        del params
+        step_size = step_size_fn(state.count)
+        updates = jax.tree.map(
+            lambda g: jnp.array(step_size, dtype=g.dtype) * g, updates
+        )
+        return updates, ScaleByScheduleState(count=safe_increment(state.count))
+
+    return GradientTransformation(init, update)
+
+
+def scale_by_learning_rate(
+    learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
+) -> GradientTransformation:
+    r"""Multiply updates by :math:`-\eta` (descent); optax's twin.
+
+    .. math:: u = -\eta\, g \qquad \text{or} \qquad u = -\eta(c)\, g
+
+    A number becomes :func:`scale`\ ``(-learning_rate)`` (no state); a schedule
+    becomes :func:`scale_by_schedule`\ ``(lambda c: -learning_rate(c))``, evaluated
+    at the step count before it is incremented.
+
+    Args:
+        learning_rate: A finite number > 0, or a schedule ``count -> rate``.
+        flip_sign: Negate (the default) so that :func:`apply_updates` descends.
+
+    Returns:
+        A :class:`GradientTransformation`.
+
+    Raises:
+        ValueError: When ``learning_rate`` is neither a schedule nor a finite
+            number > 0.
+    """
+    _validate.learning_rate(learning_rate)
+    m = -1 if flip_sign else 1
+    if callable(learning_rate):
+        return scale_by_schedule(lambda count: m * learning_rate(count))
+    return scale(m * learning_rate)
+
+
+### Accumulators ###############################################################
+
+
+class TraceState(NamedTuple):
+    """The heavy-ball momentum buffer."""
+
+    trace: Params
+
+
+def trace(decay: float, nesterov: bool = False) -> GradientTransformation:
+    r"""Heavy-ball momentum of the incoming updates; optax's ``trace``.
+
+    .. math::
+        v \leftarrow g + \beta v, \qquad u = v
+        \quad (\text{Nesterov: } u = g + \beta v)
+
+    Note:
+        This is the PyTorch / optax "heavy-ball" form, *not* an exponential moving
+        average: there is no :math:`(1-\beta)` factor, so the buffer grows to about
+        :math:`g / (1 - \beta)`. See :func:`ema` for the EMA form.
+
+    Args:
+        decay: :math:`\beta \in [0, 1)`.
+        nesterov: Use Nesterov's look-ahead output.
+
+    Returns:
+        A :class:`GradientTransformation` with state ``TraceState(trace)``.
+
+    Raises:
+        ValueError: When ``decay`` is outside ``[0, 1)``.
+    """
+    _validate.unit_interval("decay", decay)
+
+    def init(params):
+        return TraceState(trace=tree_zeros_like(params))
+
+    def update(updates, state, params=None):
+        del params
+        check_same_structure(updates, state.trace, "updates", "state.trace")
+        f = lambda g, v: g + decay * v
+        new_trace = jax.tree.map(f, updates, state.trace)
+        updates = jax.tree.map(f, updates, new_trace) if nesterov else new_trace
+        return updates, TraceState(trace=_cast_like(new_trace, state.trace))
+
+    return GradientTransformation(init, update)
+
+
+class EmaState(NamedTuple):
+    """Step count and the (un-debiased) exponential moving average."""
+
+    count: jax.Array
+    ema: Params
+
+
+def ema(decay: float, debias: bool = True) -> GradientTransformation:
+    r"""Exponential moving average of the incoming updates; optax's ``ema``.
+
+    .. math::
+        v \leftarrow \beta v + (1 - \beta) g, \qquad
+        u = v \;\text{ or, with debias, }\; u = v / (1 - \beta^t)
+
+    The state stores the un-debiased :math:`v`. ``debias`` defaults to True as in
+    optax; the module's momentum (:func:`jaxnn.optim.momentum`) turns it off.
+
+    Args:
+        decay: :math:`\beta \in [0, 1)`.
+        debias: Divide the output by :math:`1 - \beta^t`.
+
+    Returns:
+        A :class:`GradientTransformation` with state ``EmaState(count, ema)``.
+
+    Raises:
+        ValueError: When ``decay`` is outside ``[0, 1)``.
+    """
+    _validate.unit_interval("decay", decay)
+
+    def init(params):
+        return EmaState(count=_zero_count(), ema=tree_zeros_like(params))
+
+    def update(updates, state, params=None):
+        del params
+        check_same_structure(updates, state.ema, "updates", "state.ema")
+        new_ema = _update_moment(updates, state.ema, decay, 1)
+        count = safe_increment(state.count)
+        updates = _bias_correction(new_ema, decay, count) if debias else new_ema
+        return updates, EmaState(count=count, ema=_cast_like(new_ema, state.ema))
+
+    return GradientTransformation(init, update)
+
+
+class ScaleByRmsState(NamedTuple):
+    """The running mean of squared updates."""
+
+    nu: Params
+
+
+def scale_by_rms(
+    decay: float = 0.9, eps: float = 1e-8, eps_in_sqrt: bool = True
+) -> GradientTransformation:
+    r"""Divide by the root of the running mean square; optax's ``scale_by_rms``.
+
+    .. math::
+        s \leftarrow \beta s + (1 - \beta) g^2, \qquad
+        u = \frac{g}{\sqrt{s + \epsilon}}
+        \;\text{ or, with } \texttt{eps\_in\_sqrt=False},\;
+        u = \frac{g}{\sqrt{s} + \epsilon}
+
+    Note:
+        Libraries disagree on where :math:`\epsilon` goes. optax (and the default
+        here) puts it inside the square root; PyTorch's ``RMSprop`` and Keras put
+        it outside, which ``eps_in_sqrt=False`` reproduces. No bias correction.
+
+    Args:
+        decay: :math:`\beta \in [0, 1)`.
+        eps: :math:`\epsilon \ge 0`.
+        eps_in_sqrt: Add :math:`\epsilon` inside (True) or outside the root.
+
+    Returns:
+        A :class:`GradientTransformation` with state ``ScaleByRmsState(nu)``.
+
+    Raises:
+        ValueError: When ``decay`` is outside ``[0, 1)`` or ``eps < 0``.
+    """
+    _validate.unit_interval("decay", decay)
+    _validate.non_negative("eps", eps)
+
+    def init(params):
+        return ScaleByRmsState(nu=tree_zeros_like(params))
+
+    def update(updates, state, params=None):
+        del params
+        check_same_structure(updates, state.nu, "updates", "state.nu")
+        nu = _update_moment(updates, state.nu, decay, 2)
+        if eps_in_sqrt:
+            scaling = jax.tree.map(lambda s: jax.lax.rsqrt(s + eps), nu)
+        else:
+            scaling = jax.tree.map(lambda s: 1 / (jnp.sqrt(s) + eps), nu)
+        updates = jax.tree.map(lambda r, g: r * g, scaling, updates)
+        return updates, ScaleByRmsState(nu=_cast_like(nu, state.nu))
+
+    return GradientTransformation(init, update)
+
+
+class ScaleByAdamState(NamedTuple):
+    """Step count, first moment ``mu`` and second moment ``nu`` (un-debiased)."""
+
+    count: jax.Array
+    mu: Params
+    nu: Params
+
+
+def scale_by_adam(
+    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+) -> GradientTransformation:
+    r"""Adam's direction; optax's ``scale_by_adam`` (with ``eps_root=0``).
+
+    .. math::
+        m \leftarrow \beta_1 m + (1 - \beta_1) g, \quad
+        v \leftarrow \beta_2 v + (1 - \beta_2) g^2, \quad
+        u = \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}
+
+    :math:`\epsilon` is *outside* the square root, as in the Adam paper, optax and
+    PyTorch. The count is incremented first, so the first step uses :math:`t = 1`.
+
+    Args:
+        b1: :math:`\beta_1 \in [0, 1)`.
+        b2: :math:`\beta_2 \in [0, 1)`.
+        eps: :math:`\epsilon \ge 0`.
+
+    Returns:
+        A :class:`GradientTransformation` with state ``ScaleByAdamState(count, mu,
+        nu)``.
+
+    Raises:
+        ValueError: When ``b1`` or ``b2`` is outside ``[0, 1)`` or ``eps < 0``.
+    """
+    _validate.unit_interval("b1", b1)
+    _validate.unit_interval("b2", b2)
+    _validate.non_negative("eps", eps)
+
+    def init(params):
+        return ScaleByAdamState(
+            count=_zero_count(), mu=tree_zeros_like(params), nu=tree_zeros_like(params)
+        )
+
+    def update(updates, state, params=None):
+        del params
+        check_same_structure(updates, state.mu, "updates", "state.mu")
+        mu = _update_moment(updates, state.mu, b1, 1)  # First moment.
+        nu = _update_moment(updates, state.nu, b2, 2)  # Second moment.
+        count = safe_increment(state.count)
+        mu_hat = _bias_correction(mu, b1, count)
+        nu_hat = _bias_correction(nu, b2, count)
+        updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v) + eps), mu_hat, nu_hat)
+        new_state = ScaleByAdamState(
+            count=count, mu=_cast_like(mu, state.mu), nu=_cast_like(nu, state.nu)
+        )
+        return updates, new_state
+
+    return GradientTransformation(init, update)
+
+
+### Weight decay ###############################################################
+
+
+def add_decayed_weights(weight_decay: float = 0.0) -> GradientTransformation:
+    r"""Add the parameters times a decay rate; optax's ``add_decayed_weights``.
+
+    .. math:: u = g + \lambda \theta
+
+    Placed after :func:`scale_by_adam` and before :func:`scale_by_learning_rate`
+    this is AdamW's decoupled weight decay, whose step is scaled by the learning
+    rate: :math:`\theta \leftarrow \theta - \eta(\hat u + \lambda\theta)`.
+
+    Args:
+        weight_decay: :math:`\lambda \ge 0`.
+
+    Returns:
+        A stateless :class:`GradientTransformation`; its ``update`` requires
+        ``params``.
+
+    Raises:
+        ValueError: When ``weight_decay < 0``, or when ``update`` gets no
+            ``params`` or ``params`` of another structure than the updates.
+    """
+    _validate.non_negative("weight_decay", weight_decay)
+    if isinstance(weight_decay, int | float) and weight_decay == 0:
+        return _requires_params(identity())
+
+    def update(updates, state, params=None):
+        _check_params(updates, params)
+        updates = jax.tree.map(lambda g, p: g + weight_decay * p, updates, params)
+        return updates, state
+
+    return GradientTransformation(init_empty_state, update)
+
+
+def _check_params(updates: Updates, params: Params | None) -> None:
+    if params is None:
+        raise ValueError(
+            "add_decayed_weights needs the current parameters; call "
+            "update(updates, state, params) with params (got params=None)."
+        )
+    check_same_structure(updates, params, "updates", "params")
+
+
+def _requires_params(tx: GradientTransformation) -> GradientTransformation:
+    def update(updates, state, params=None):
+        _check_params(updates, params)
+        return tx.update(updates, state, params)
+
+    return GradientTransformation(tx.init, update)

@@ -1,0 +1,93 @@
+"""Eager checks of the static configuration given to optimizer and schedule builders.
+
+Every check raises ``ValueError`` whose message names the argument, its value and
+the valid range, e.g. ``"b1 must be a number in [0, 1); got b1=1.0"``. A value
+traced by ``jax.jit`` cannot be inspected and is let through unchecked.
+"""
+
+import math
+from collections.abc import Mapping
+
+import jax
+import numpy as np
+
+
+def _number(name: str, value, expected: str) -> float | None:
+    """Return ``value`` as a float, ``None`` when it is traced, or raise."""
+    if isinstance(value, jax.core.Tracer):
+        return None
+    if isinstance(value, bool) or np.ndim(value) != 0:
+        raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {expected}; got {name}={value!r}") from None
+
+
+def learning_rate(value, name: str = "learning_rate") -> None:
+    """A schedule (any callable), or a finite number > 0."""
+    if callable(value):
+        return
+    expected = "a finite number > 0 or a schedule"
+    x = _number(name, value, expected)
+    if x is not None and not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
+
+
+def unit_interval(name: str, value) -> None:
+    """A decay rate: a number in ``[0, 1)``."""
+    expected = "a number in [0, 1)"
+    x = _number(name, value, expected)
+    if x is not None and not 0 <= x < 1:
+        raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
+
+
+def non_negative(name: str, value, *, allow_inf: bool = False) -> None:
+    """A number ``>= 0`` (finite unless ``allow_inf``); NaN is always rejected."""
+    expected = "a number >= 0" if allow_inf else "a finite number >= 0"
+    x = _number(name, value, expected)
+    if x is None:
+        return
+    if not x >= 0 or (math.isinf(x) and not allow_inf):
+        raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
+
+
+def positive(name: str, value) -> None:
+    """A finite number ``> 0``."""
+    expected = "a finite number > 0"
+    x = _number(name, value, expected)
+    if x is not None and not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
+
+
+def finite(name: str, value) -> None:
+    """Any finite number."""
+    expected = "a finite number"
+    x = _number(name, value, expected)
+    if x is not None and not math.isfinite(x):
+        raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
+
+
+def boundaries_and_scales(name: str, value) -> None:
+    """``{step: scale}`` with integer steps >= 0, increasing, and scales >= 0."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"{name} must be a mapping {{step: scale}} with increasing integer "
+            f"steps >= 0; got {name}={value!r}"
+        )
+    previous = None
+    for step, scale in value.items():
+        if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
+            raise ValueError(
+                f"{name} must have integer boundaries >= 0; got boundary {step!r} "
+                f"in {name}={value!r}"
+            )
+        if previous is not None and step <= previous:
+            raise ValueError(
+                f"{name} must have strictly increasing boundaries; got {step!r} "
+                f"after {previous!r} in {name}={value!r}"
+            )
+        previous = step
+        non_negative(f"{name}[{step}]", scale)

@@ -1,0 +1,295 @@
+"""jaxnn.activations against jax.nn, jax.vjp and central finite differences.
+
+Compiles are the cost of these tests, so every table test evaluates one shared
+compiled program, ``evaluate_all``, at one shape per dtype (inputs come from numpy,
+which compiles nothing); ``test_backward_jit_and_vmap_match_eager`` checks that compiled
+and eager evaluation agree.
+"""
+
+import math
+import re
+from functools import cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jaxnn import activations
+
+# (name, hparams): every registered activation, gelu in both modes, and non-default
+# hyperparameters, all built with activations.get(name, **hparams). The reference is
+# getattr(jax.nn, name)(z, **hparams).
+CASES = [(name, {}) for name in activations.NAMES] + [
+    ("gelu", {"approximate": False}),
+    ("leaky_relu", {"negative_slope": 0.2}),
+    ("elu", {"alpha": 0.5}),
+    ("softmax", {"axis": 0}),
+]
+
+
+def case_id(name, hparams):
+    return name + "".join(f"-{k}={v}" for k, v in hparams.items())
+
+
+CASE_IDS = [case_id(name, hparams) for name, hparams in CASES]
+DTYPES = [jnp.float32, jnp.float64]
+# Relative error ‖a − b‖ / max(‖a‖, ‖b‖) allowed between the hand-written backward and
+# jax.vjp (the acceptance bounds), and elementwise rtol between values and jax.nn's.
+RTOL_VJP = {jnp.float32: 1e-5, jnp.float64: 1e-12}
+RTOL_VALUES = {jnp.float32: 1e-6, jnp.float64: 1e-13}
+SHAPE = (8, 17)
+# Row 0 of the table inputs: zeros, tiny, moderate and saturating values of both signs.
+SPECIAL = [0.0, -0.0, 1e-8, -1e-8, 0.5, -0.5, 5, -5, 20, -20, 50, -50, 100, -100]
+SPECIAL += [700, -700, 1e4]
+
+
+def rel_err(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = max(np.linalg.norm(a), np.linalg.norm(b), np.finfo(np.float64).tiny)
+    return float(np.linalg.norm(a - b) / scale)
+
+
+def inputs(seed, shape=SHAPE, special=True):
+    """``z`` (N(0, 3²), row 0 the special values) and a cotangent ``dy``, in numpy."""
+    rng = np.random.default_rng(seed)
+    z = 3 * rng.standard_normal(shape)
+    if special:
+        z[0] = SPECIAL
+    return z, rng.standard_normal(shape)
+
+
+def evaluate_case(name, hparams, z, dy):
+    """``(y, jax.nn's y, backward(z, y, dy), jax.vjp(forward, z)[1](dy))``."""
+    act = activations.get(name, **dict(hparams))
+    y, vjp = jax.vjp(act.forward, z)
+    y_ref = getattr(jax.nn, name)(z, **dict(hparams))
+    return y, y_ref, act.backward(z, y, dy), vjp(dy)[0]
+
+
+# Every case in one program: one compile per (shape, dtype).
+evaluate_all = jax.jit(
+    lambda z, dy: [evaluate_case(n, tuple(kw.items()), z, dy) for n, kw in CASES]
+)
+# One case: one compile per (case, shape, dtype), for the hypothesis test's shapes.
+evaluate = jax.jit(evaluate_case, static_argnums=(0, 1))
+
+
+def run_all(z, dy, dtype):
+    """``evaluate_all`` of numpy inputs cast to ``dtype``: numpy results by case id."""
+    out = evaluate_all(jnp.asarray(z, dtype), jnp.asarray(dy, dtype))
+    return {i: tuple(map(np.asarray, o)) for i, o in zip(CASE_IDS, out, strict=True)}
+
+
+@cache
+def table_results(dtype):
+    z, dy = inputs(seed=0)
+    return z, dy, run_all(z, dy, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_forward_matches_jax_nn(case_id, dtype):
+    _, _, results = table_results(dtype)
+    y, y_ref, *_ = results[case_id]
+    assert y.shape == y_ref.shape == SHAPE and y.dtype == y_ref.dtype == dtype
+    np.testing.assert_allclose(y, y_ref, rtol=RTOL_VALUES[dtype], atol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_backward_matches_vjp(case_id, dtype):
+    _, _, results = table_results(dtype)
+    _, _, manual, auto = results[case_id]
+    assert manual.shape == auto.shape == SHAPE
+    assert manual.dtype == auto.dtype == dtype
+    assert np.all(np.isfinite(manual))
+    assert rel_err(manual, auto) <= RTOL_VJP[dtype]
+
+
+def finite_difference_vjps(z, dy, h=1e-6):
+    """Central differences of every case's VJP at ``z`` (float64), keyed by case id.
+
+    Entries that do not interact are perturbed together, which keeps every forward call
+    in the one compiled ``evaluate_all``: all entries at once for element-wise
+    activations (``dzᵢ = dyᵢ (f(z + h) − f(z − h))ᵢ / 2h``), and for softmax along an
+    axis, index k of that axis in every group at once (``dz`` at index k is
+    ``Σ_axis dy ⊙ (f(z + h e_k) − f(z − h e_k)) / 2h``).
+    """
+    plus, minus = run_all(z + h, dy, jnp.float64), run_all(z - h, dy, jnp.float64)
+    fd = {i: dy * (plus[i][0] - minus[i][0]) / (2 * h) for i in CASE_IDS}
+    for case_id, axis in [("softmax", 1), ("softmax-axis=0", 0)]:
+        columns = []
+        for k in range(z.shape[axis]):
+            step = np.zeros_like(z)
+            np.moveaxis(step, axis, 0)[k] = h
+            y_plus = run_all(z + step, dy, jnp.float64)[case_id][0]
+            y_minus = run_all(z - step, dy, jnp.float64)[case_id][0]
+            columns.append(np.sum(dy * (y_plus - y_minus), axis=axis) / (2 * h))
+        fd[case_id] = np.stack(columns, axis=axis)
+    return fd
+
+
+@cache
+def finite_difference_results():
+    z, dy = inputs(seed=1, special=False)
+    z = np.where(z >= 0, z + 1e-2, z - 1e-2)  # |z| > 1e-2 ≫ h: no kink is straddled
+    return run_all(z, dy, jnp.float64), finite_difference_vjps(z, dy)
+
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_backward_matches_finite_differences(case_id):
+    # float64, h = 1e-6, inputs at least 1e-2 away from the kinks (relu, elu, ...).
+    results, numerical = finite_difference_results()
+    assert rel_err(results[case_id][2], numerical[case_id]) <= 1e-6
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_derivative_at_kinks_follows_jax_nn(dtype):
+    results = run_all(np.zeros(SHAPE), np.ones(SHAPE), dtype)
+    # relu'(0) = 0 (jax.nn.relu's select(z > 0, ...)); leaky_relu'(0) = 1 (z >= 0);
+    # elu'(0) = alpha: as jax.grad of the jax.nn function.
+    expected = {"relu": 0.0, "leaky_relu": 1.0, "elu": 1.0, "elu-alpha=0.5": 0.5}
+    for case_id, value in expected.items():
+        _, _, manual, auto = results[case_id]
+        assert manual.dtype == dtype
+        np.testing.assert_array_equal(manual, np.full(SHAPE, value, dtype))
+        np.testing.assert_array_equal(auto, manual)
+    zero = jnp.zeros((), dtype)
+    for name in ("relu", "leaky_relu", "elu"):
+        assert float(jax.grad(getattr(jax.nn, name))(zero)) == expected[name]
+
+
+@pytest.mark.parametrize(("name", "hparams"), CASES, ids=CASE_IDS)
+def test_backward_jit_and_vmap_match_eager(name, hparams):
+    # float32. vmap maps over an axis the activation does not reduce over (rows, or
+    # columns for softmax over axis 0), so each call sees whole softmax groups.
+    act = activations.get(name, **hparams)
+    z, dy, results = table_results(jnp.float32)
+    z, dy, y = (
+        jnp.asarray(a, jnp.float32) for a in (z, dy, results[case_id(name, hparams)][0])
+    )
+    eager = act.backward(z, y, dy)
+    jitted = jax.jit(act.backward)(z, y, dy)
+    axis = 1 if hparams.get("axis") == 0 else 0
+    mapped = jax.vmap(act.backward, in_axes=axis, out_axes=axis)(z, y, dy)
+    assert eager.dtype == jitted.dtype == mapped.dtype == jnp.float32
+    assert rel_err(jitted, eager) <= 1e-6
+    assert rel_err(mapped, eager) <= 1e-6
+
+
+@given(
+    case=st.sampled_from(CASES),
+    batch=st.integers(1, 9),
+    width=st.integers(1, 17),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_values_and_backward_over_shapes(case, batch, width, dtype, seed):
+    # float32 or float64 (drawn), any (batch, width). Softmax inputs are N(0, 1), not
+    # N(0, 3²): for a group dominated by one class (p > 0.995, common at scale 3 with two
+    # classes) dz = y ⊙ (dy − ⟨dy, y⟩) is a cancellation whose float32 rounding alone
+    # exceeds the 1e-5 bound against jax.vjp, for any way of evaluating it.
+    name, hparams = case
+    z, dy = (jnp.asarray(a, dtype) for a in inputs(seed, (batch, width), False))
+    if name == "softmax":
+        z = z / 3
+    y, y_ref, manual, auto = evaluate(name, tuple(hparams.items()), z, dy)
+    assert y.shape == manual.shape == (batch, width)
+    assert y.dtype == manual.dtype == auto.dtype == dtype
+    np.testing.assert_allclose(y, y_ref, rtol=RTOL_VALUES[dtype], atol=0)
+    assert rel_err(manual, auto) <= RTOL_VJP[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_of_negative_infinity_is_exactly_zero(dtype):
+    z, dy = inputs(seed=3, special=False)
+    masked = np.arange(z.size).reshape(SHAPE) % 3 == 0
+    masked[1, 1:] = True  # row 1 keeps a single finite entry
+    z[masked] = -np.inf
+    for case_id in ("softmax", "softmax-axis=0"):
+        y, y_ref, manual, auto = run_all(z, dy, dtype)[case_id]
+        assert y.dtype == manual.dtype == dtype
+        assert np.all(y[masked] == 0) and np.all(manual[masked] == 0)
+        assert np.all(np.isfinite(y)) and np.all(y[~masked] > 0)
+        assert np.all(np.isfinite(manual))
+        np.testing.assert_allclose(y, y_ref, rtol=RTOL_VALUES[dtype], atol=0)
+        assert rel_err(manual, auto) <= RTOL_VJP[dtype]
+    y = run_all(z, dy, dtype)["softmax"][0]
+    np.testing.assert_allclose(y.sum(axis=-1), 1, rtol=RTOL_VALUES[dtype])
+    assert y[1, 0] == 1
+
+
+def test_module_properties():
+    # float64: the teaching module's claims about ranges and derivative bounds.
+    z = np.append(np.linspace(-15.0, 15.0, SHAPE[0] * SHAPE[1] - 1), 0.0)
+    z = z.reshape(SHAPE)  # includes z = 0, where the derivative bounds are attained
+    ones = np.ones(SHAPE)
+    out, out_neg = run_all(z, ones, jnp.float64), run_all(-z, ones, jnp.float64)
+    y_sig, dsig = out["sigmoid"][0], out["sigmoid"][2]
+    y_tanh, dtanh = out["tanh"][0], out["tanh"][2]
+    assert dsig.max() == 0.25 and np.all(dsig > 0)  # σ' = σ(1 − σ) ≤ 1/4
+    assert dtanh.max() == 1.0 and np.all(dtanh > 0)  # tanh' = 1 − tanh² ≤ 1
+    assert np.all((y_sig > 0) & (y_sig < 1))  # range (0, 1): not zero-centred
+    assert np.all((y_tanh > -1) & (y_tanh < 1))  # range (−1, 1)
+    np.testing.assert_allclose(out_neg["tanh"][0], -y_tanh, rtol=1e-15)  # odd
+    np.testing.assert_allclose(out_neg["sigmoid"][0], 1 - y_sig, rtol=1e-12, atol=1e-15)
+    # Dead ReLU: a unit whose pre-activations are all negative gets no gradient at all;
+    # leaky ReLU keeps the slope there and ELU α·e^z.
+    assert np.all(out["relu"][2][z < 0] == 0) and np.all(out["relu"][0] >= 0)
+    assert np.all(out["leaky_relu"][2][z < 0] == 0.01)
+    assert np.all(out["elu"][2][z < 0] > 0) and np.all(out["elu"][0] > -1)
+    softmax_rows = out["softmax"][0].sum(axis=-1)
+    np.testing.assert_allclose(softmax_rows, 1, rtol=1e-15)
+
+
+def test_get_returns_registered_activations():
+    # No arrays (dtype-independent); hyperparameter values are checked by the CASES
+    # tests above, which build every case through get(name, **hparams).
+    assert activations.NAMES == (
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "gelu",
+        "softplus",
+        "silu",
+        "identity",
+        "softmax",
+    )
+    for name in activations.NAMES:
+        act = activations.get(name)
+        assert isinstance(act, activations.Activation) and act.name == name
+        assert activations.get(act) is act
+    assert activations.get("elu", alpha=0.5).name == "elu"
+
+
+BAD_GET = [
+    (("swish",), {}, ValueError, "name='swish'.*expected one of sigmoid, tanh, relu"),
+    (("ReLU",), {}, ValueError, "name='ReLU'.*leaky_relu, elu, gelu.*softmax"),
+    ((None,), {}, ValueError, "name=None"),
+    (("relu",), {"alpha": 1.0}, TypeError, "'relu'.*alpha.*no hyperparameters"),
+    (("leaky_relu",), {"slope": 0.1}, TypeError, "slope.*takes negative_slope"),
+    (("leaky_relu",), {"negative_slope": math.nan}, ValueError, "negative_slope.*nan"),
+    (("leaky_relu",), {"negative_slope": "0.1"}, TypeError, "negative_slope='0.1'"),
+    (("elu",), {"alpha": 0.0}, ValueError, re.escape("alpha for 'elu' must be > 0")),
+    (("elu",), {"alpha": -1}, ValueError, "alpha=-1"),
+    (("gelu",), {"approximate": "tanh"}, TypeError, "bool.*approximate='tanh'"),
+    (("softmax",), {"axis": 1.5}, TypeError, "int; got axis=1.5"),
+]
+
+
+@pytest.mark.parametrize(("args", "hparams", "exc", "match"), BAD_GET)
+def test_get_rejects_bad_names_and_hyperparameters(args, hparams, exc, match):
+    # No arrays (dtype-independent): the error names the argument, value, expectation.
+    with pytest.raises(exc, match=match):
+        activations.get(*args, **hparams)
+
+
+def test_get_rejects_hyperparameters_for_an_activation_object():
+    # No arrays (dtype-independent).
+    with pytest.raises(TypeError, match="existing Activation.*negative_slope"):
+        activations.get(activations.get("relu"), negative_slope=0.1)

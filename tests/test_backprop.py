@@ -1,0 +1,283 @@
+"""Whole-network manual backprop vs jax.grad vs finite differences, and custom_vjp."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnn import activations, backprop, gradcheck, losses, models
+from jaxnn._tree import tree_cast
+
+# (loss, output activation) pairings of the module's table, plus its own σ + MSE.
+PAIRINGS = (
+    ("mse", None),
+    ("mse", "sigmoid"),
+    ("binary_cross_entropy", None),
+    ("softmax_cross_entropy", None),
+    ("softmax_cross_entropy_with_integer_labels", None),
+)
+FACTORS = {
+    "depth": (1, 2, 3, 4),
+    "activation": activations.NAMES,
+    "pairing": PAIRINGS,
+    "batch_norm": (False, True),
+    "residual": (False, True),
+    "dropout": (False, True),
+}
+
+
+def pairwise(factors: dict) -> list[dict]:
+    """Greedy covering array: every pair of values of two factors appears in some case."""
+    names = list(factors)
+    uncovered = {
+        (a, va, b, vb)
+        for a, b in itertools.combinations(names, 2)
+        for va in factors[a]
+        for vb in factors[b]
+    }
+    cases = []
+    while uncovered:
+        a, va, b, vb = min(uncovered, key=repr)  # seed with an uncovered pair
+        case = {a: va, b: vb}
+        for name in names:
+            if name in case:
+                continue
+            case[name] = max(
+                factors[name],
+                key=lambda v: sum(
+                    (n, case[n], name, v) in uncovered or (name, v, n, case[n]) in uncovered
+                    for n in case
+                ),
+            )
+        cases.append(case)
+        uncovered -= {
+            (x, case[x], y, case[y]) for x, y in itertools.combinations(names, 2)
+        }
+    return cases
+
+
+CASES = pairwise(FACTORS)
+
+
+def test_pairwise_cases_cover_every_pair():
+    """The matrix below really covers all pairs (and is much smaller than the product)."""
+    for a, b in itertools.combinations(FACTORS, 2):
+        seen = {(c[a], c[b]) for c in CASES}
+        assert seen == set(itertools.product(FACTORS[a], FACTORS[b])), (a, b)
+    assert len(CASES) < np.prod([len(v) for v in FACTORS.values()]) / 20
+
+
+def _targets(loss_name, key, batch, out, dtype):
+    if loss_name == "mse":
+        return jax.random.uniform(key, (batch, out), dtype)
+    if loss_name == "binary_cross_entropy":
+        return jax.random.bernoulli(key, 0.5, (batch, out)).astype(dtype)
+    if loss_name == "softmax_cross_entropy":
+        return jax.nn.softmax(jax.random.normal(key, (batch, out), dtype))
+    return jax.random.randint(key, (batch,), 0, out)
+
+
+def _problem(case, dtype, batch=6, d_in=4, width=5, out=3):
+    loss_name, output = case["pairing"]
+    sizes = (width,) * (case["depth"] - 1) + (out,)
+    model = models.mlp(
+        sizes,
+        activation=case["activation"],
+        output=output,
+        batch_norm=case["batch_norm"],
+        residual=case["residual"],
+        dropout=0.2 if case["dropout"] else 0.0,
+    )
+    k_init, k_x, k_y, k_drop = jax.random.split(jax.random.key(11), 4)
+    _, params, state = model.init(k_init, (d_in,))
+    params, state = tree_cast(params, dtype), tree_cast(state, dtype)
+    x = jax.random.normal(k_x, (batch, d_in), dtype)
+    y = _targets(loss_name, k_y, batch, out, dtype)
+    return model, loss_name, params, state, x, y, k_drop
+
+
+def _case_id(case):
+    loss_name, output = case["pairing"]
+    flags = "".join(f"+{k}" for k in ("batch_norm", "residual", "dropout") if case[k])
+    return f"d{case['depth']}-{case['activation']}-{loss_name}-{output}{flags}"
+
+
+def _assert_same_tree(got, want):
+    assert jax.tree.structure(got) == jax.tree.structure(want)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert g.shape == w.shape and g.dtype == w.dtype
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_mlp_manual_equals_autodiff_and_finite_differences(case):
+    """float64 (rtol 1e-12, FD 1e-6) and float32 (rtol 1e-5): manual == jax.grad.
+
+    All five gradients of a case are computed in one jitted call: one compile per case.
+    """
+    problems = {dtype: _problem(case, dtype) for dtype in (jnp.float64, jnp.float32)}
+    model, loss_name, *_ = problems[jnp.float64]
+    manual_fn = backprop.value_and_grad(model, loss_name)
+    auto_fn = backprop.autodiff_value_and_grad(model, loss_name)
+
+    @jax.jit
+    def gradients(p64, p32):
+        out = {}
+        for dtype, params in ((jnp.float64, p64), (jnp.float32, p32)):
+            _, _, _, state, x, y, key = problems[dtype]
+            out[jnp.dtype(dtype).name] = (
+                manual_fn(params, state, x, y, key=key),
+                auto_fn(params, state, x, y, key=key),
+            )
+        _, _, _, state, x, y, key = problems[jnp.float64]
+        fd = gradcheck.numerical_grad(
+            lambda p: manual_fn(p, state, x, y, key=key)[0][0], p64
+        )
+        return out, fd
+
+    out, fd = gradients(problems[jnp.float64][2], problems[jnp.float32][2])
+    for dtype, rtol in ((jnp.float64, 1e-12), (jnp.float32, 1e-5)):
+        ((value, new_state), manual), ((value_ad, state_ad), auto) = out[jnp.dtype(dtype).name]
+        _assert_same_tree(manual, auto)
+        assert jax.tree.leaves(manual)[0].dtype == dtype
+        assert gradcheck.relative_error(manual, auto) <= rtol
+        assert gradcheck.relative_error(value, value_ad) <= rtol
+        assert gradcheck.relative_error(new_state, state_ad) == 0.0
+    assert gradcheck.relative_error(out["float64"][0][1], fd) <= 1e-6
+
+
+MODEL_FOR_JIT = {"depth": 3, "activation": "tanh", "pairing": PAIRINGS[4],
+                 "batch_norm": True, "residual": True, "dropout": True}
+
+
+def test_manual_under_jit_equals_eager():
+    """float64: the jitted manual value-and-grad equals the eager one."""
+    model, loss_name, params, state, x, y, key = _problem(MODEL_FOR_JIT, jnp.float64)
+    fn = backprop.value_and_grad(model, loss_name)
+    eager = fn(params, state, x, y, key=key)
+    jitted = jax.jit(fn)(params, state, x, y, key=key)
+    assert gradcheck.relative_error(eager, jitted) <= 1e-13
+
+
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_per_example_gradients_with_vmap(dtype):
+    """vmap of the manual gradient over examples equals vmap(jax.grad)."""
+    case = dict(MODEL_FOR_JIT, batch_norm=False, dropout=False)
+    model, loss_name, params, state, x, y, _ = _problem(case, dtype)
+    manual_fn = backprop.value_and_grad(model, loss_name)
+
+    def manual(xi, yi):
+        return manual_fn(params, state, xi[None], yi[None])[1]
+
+    def auto(xi, yi):
+        loss = losses.get(loss_name)
+        return jax.grad(lambda p: loss.forward(model.forward(p, state, xi[None])[0], yi[None]))(params)
+
+    per_example = jax.vmap(manual)(x, y)
+    expected = jax.vmap(auto)(x, y)
+    _assert_same_tree(per_example, expected)
+    assert jax.tree.leaves(per_example)[0].shape[0] == x.shape[0]
+    assert gradcheck.relative_error(per_example, expected) <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+
+
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_custom_vjp_makes_jax_grad_use_the_manual_rules(dtype):
+    """jax.grad through custom_vjp(model) equals the manual value_and_grad."""
+    model, loss_name, params, state, x, y, key = _problem(MODEL_FOR_JIT, dtype)
+    loss = losses.get(loss_name)
+    apply = backprop.custom_vjp(model)
+
+    def objective(p):
+        pred, _ = apply(p, state, x, train=True, key=key)
+        return loss.forward(pred, y)
+
+    got = jax.jit(jax.grad(objective))(params)
+    _, manual = backprop.value_and_grad(model, loss_name)(params, state, x, y, key=key)
+    _assert_same_tree(got, manual)
+    assert gradcheck.relative_error(got, manual) <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+
+
+def test_custom_vjp_uses_the_layers_backward_not_autodiff():
+    """float64: a planted backward shows up in jax.grad, proving the rule is the layer's."""
+    from jaxnn import layers as L
+
+    inner = L.dense(2)
+    doubled = L.Layer(inner.init, inner.forward, lambda c, dy: jax.tree.map(lambda a: 2 * a, inner.backward(c, dy)))
+    _, params, state = doubled.init(jax.random.key(0), (3,))
+    params = tree_cast(params, jnp.float64)
+    x = jnp.ones((2, 3), jnp.float64)
+    apply = backprop.custom_vjp(doubled)
+    got = jax.grad(lambda p: apply(p, state, x)[0].sum())(params)
+    want = jax.grad(lambda p: inner.forward(p, state, x)[0].sum())(params)
+    np.testing.assert_allclose(got.w, 2 * want.w, rtol=1e-14)
+
+
+# ### the module's own two-layer example (section 6.1) ###############################
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _seed_gradients(W1, b1, W2, b2, x, y):
+    """Section 6.1 per example, column vectors, exactly as the module writes it."""
+    h = _sigmoid(W1 @ x + b1)
+    y_hat = _sigmoid(W2 @ h + b2)
+    dL_dyhat = -(y - y_hat)
+    delta2 = dL_dyhat * y_hat * (1 - y_hat)  # ∂L/∂ŷ · σ'(W₂h + b₂)
+    dW2 = delta2 @ h.T
+    dL_dh = W2.T @ delta2
+    delta1 = dL_dh * h * (1 - h)  # ∂L/∂h · σ'(W₁x + b₁)
+    dW1 = delta1 @ x.T
+    return dW1, delta1[:, 0], dW2, delta2[:, 0]
+
+
+def test_two_layer_sigmoid_matches_the_modules_formulas():
+    """float64: per-example column-vector formulas == batched manual pass == jax.grad."""
+    model = models.two_layer_sigmoid(hidden=4, out=2)
+    k1, k2, k3 = jax.random.split(jax.random.key(5), 3)
+    _, params, state = model.init(k1, (3,))
+    params = tree_cast(params, jnp.float64)
+    x = jax.random.normal(k2, (8, 3), jnp.float64)
+    y = jax.random.uniform(k3, (8, 2), jnp.float64)
+    (value, _), manual = backprop.value_and_grad(model, "mse")(params, state, x, y)
+    (_, _), auto = backprop.autodiff_value_and_grad(model, "mse")(params, state, x, y)
+
+    d1, _, d2, _ = params
+    W1, b1 = np.asarray(d1.w).T, np.asarray(d1.b)[:, None]
+    W2, b2 = np.asarray(d2.w).T, np.asarray(d2.b)[:, None]
+    per_example = [
+        _seed_gradients(W1, b1, W2, b2, np.asarray(xi)[:, None], np.asarray(yi)[:, None])
+        for xi, yi in zip(x, y, strict=True)
+    ]
+    dW1, db1, dW2, db2 = (np.mean(g, axis=0) for g in zip(*per_example, strict=True))
+    seed = (manual[0]._replace(w=dW1.T, b=db1), (), manual[2]._replace(w=dW2.T, b=db2), ())
+    assert gradcheck.relative_error(seed, manual) <= 1e-12
+    assert gradcheck.relative_error(seed, auto) <= 1e-12
+
+    lr = 0.5
+    stepped = jax.tree.map(lambda p, g: p - lr * g, params, manual)
+    (new_value, _), _ = backprop.value_and_grad(model, "mse")(stepped, state, x, y)
+    assert new_value < value
+
+
+# ### bad input ######################################################################
+
+
+def test_mlp_rejects_bad_configuration():
+    with pytest.raises(ValueError, match=r"sizes\[1\] must be a positive int; got sizes\[1\]=0"):
+        models.mlp([8, 0, 3])
+    with pytest.raises(ValueError, match="sizes must list"):
+        models.mlp([])
+    with pytest.raises(ValueError, match="swish"):
+        models.mlp([3], activation="swish")
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\); got dropout=1.0"):
+        models.mlp([3], dropout=1.0)
+
+
+def test_mlp_rejects_mismatched_input_width():
+    model = models.mlp([4, 2])
+    _, params, state = model.init(jax.random.key(0), (3,))
+    with pytest.raises(ValueError, match=r"width\) 3.*x\.shape=\(5, 7\)"):
+        backprop.value_and_grad(model, "mse")(params, state, jnp.ones((5, 7)), jnp.ones((5, 2)))

@@ -1,0 +1,281 @@
+"""Tests for jaxnn.checkpoint: bit-identical round trips, atomicity and clear errors."""
+
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnn import checkpoint
+
+
+class EmptyState(NamedTuple):
+    pass
+
+
+class AdamState(NamedTuple):
+    count: jax.Array
+    mu: dict
+    nu: dict
+
+
+class TrainState(NamedTuple):
+    params: list
+    model_state: tuple
+    opt_state: tuple
+    step: jax.Array
+    key: jax.Array
+
+
+def _state(getkey, hidden: int = 32, scale: float = 1.0) -> TrainState:
+    # Host-side values (no per-shape compilation); the key is a typed jax key.
+    rng = np.random.default_rng(int(scale * 1000))
+
+    def normal(shape, dtype):
+        return jnp.asarray(scale * rng.standard_normal(shape), dtype)
+
+    params = [
+        {"w": normal((64, hidden), jnp.float64), "b": normal((hidden,), jnp.float32)},
+        {"w": normal((hidden, 10), jnp.float64)},
+    ]
+    adam = AdamState(
+        count=jnp.asarray(7, jnp.int32),
+        mu={k: v + 1.0 for k, v in params[0].items()},
+        nu={k: v * v for k, v in params[0].items()},
+    )
+    return TrainState(
+        params=params,
+        model_state=((), {"running_mean": jnp.full((hidden,), 0.5 * scale)}),
+        opt_state=(adam, EmptyState()),
+        step=jnp.asarray(1234, jnp.int32),
+        key=getkey(),
+    )
+
+
+def _as_numpy(leaf) -> np.ndarray:
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        return np.asarray(jax.random.key_data(leaf))
+    return np.asarray(leaf)
+
+
+def _assert_bit_identical(a, b) -> None:
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(_as_numpy(x), _as_numpy(y), strict=True)
+
+
+def _data_offset(path: pathlib.Path) -> int:
+    return 8 + int.from_bytes(path.read_bytes()[:8], "little")
+
+
+def test_round_trip_is_bit_identical(tmp_path, getkey):
+    saved = _state(getkey)
+    path = checkpoint.save(tmp_path / "run", 1234, saved, metadata={"lr": 0.1})
+    assert path == tmp_path / "run" / "ckpt_00001234.safetensors"
+    restored, metadata = checkpoint.restore(tmp_path / "run", _state(getkey, scale=2.0))
+    _assert_bit_identical(restored, saved)
+    assert metadata == {"lr": 0.1}
+    assert jax.dtypes.issubdtype(restored.key.dtype, jax.dtypes.prng_key)
+    assert restored.opt_state[1] == EmptyState() and restored.model_state[0] == ()
+    # The restored key draws the same numbers as the saved one.
+    np.testing.assert_array_equal(
+        jax.random.uniform(restored.key, (3,)), jax.random.uniform(saved.key, (3,))
+    )
+
+
+def test_header_records_format_step_leaves_and_user_metadata(tmp_path, getkey):
+    path = checkpoint.save(tmp_path, 5, _state(getkey), metadata={"epoch": 2})
+    raw = path.read_bytes()
+    header = json.loads(raw[8 : _data_offset(path)])["__metadata__"]
+    assert header["format"] == "jaxnn.checkpoint" and header["step"] == "5"
+    assert header["format_version"] == str(checkpoint.FORMAT_VERSION)
+    assert json.loads(header["metadata"]) == {"epoch": 2}
+    assert re.fullmatch(r"[0-9a-f]{64}", header["sha256"])
+    leaves = json.loads(header["leaves"])
+    assert leaves[0] == {"path": ".params[0]['b']", "dtype": "float32", "shape": [32]}
+    assert leaves[-1]["path"] == ".key" and leaves[-1]["dtype"] == "key<fry>"
+    assert leaves[-1]["impl"] == "threefry2x32"
+    assert b"pickle" not in raw
+
+
+def test_scalars_numpy_and_single_leaf_trees(tmp_path):
+    tree = {
+        "n": np.arange(3, dtype=np.int64),
+        "x": 2.5,
+        "half": jnp.ones(2, jnp.bfloat16),
+    }
+    checkpoint.save(tmp_path, 0, tree)
+    target = {"n": np.zeros(3, np.int64), "x": 0.0, "half": jnp.zeros(2, jnp.bfloat16)}
+    restored, _ = checkpoint.restore(tmp_path, target)
+    assert isinstance(restored["n"], np.ndarray)
+    _assert_bit_identical(restored, jax.tree.map(jnp.asarray, tree))
+    checkpoint.save(tmp_path, 1, jnp.float64(3.0))
+    assert float(checkpoint.restore(tmp_path, jnp.float64(0.0))[0]) == 3.0
+    checkpoint.save(tmp_path, 2, ())
+    assert checkpoint.restore(tmp_path, ()) == ((), {})
+
+
+def test_keep_last_n_and_steps(tmp_path):
+    for step in (10, 20, 30, 40, 50):
+        checkpoint.save(tmp_path, step, {"s": jnp.asarray(step)}, keep=2)
+    assert checkpoint.all_steps(tmp_path) == [40, 50]
+    assert checkpoint.latest_step(tmp_path) == 50
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ckpt_00000040.safetensors",
+        "ckpt_00000050.safetensors",
+    ]
+    checkpoint.save(tmp_path, 60, {"s": jnp.asarray(60)})  # default keep=3
+    assert checkpoint.all_steps(tmp_path) == [40, 50, 60]
+    assert checkpoint.latest_step(tmp_path / "missing") is None
+    assert checkpoint.all_steps(tmp_path / "missing") == []
+
+
+def test_restore_latest_by_default_and_a_given_step(tmp_path, getkey):
+    states = {step: _state(getkey, scale=float(step)) for step in (1, 2, 3)}
+    for step, state in states.items():
+        checkpoint.save(tmp_path, step, state, metadata={"step": step})
+    target = _state(getkey)
+    latest, meta = checkpoint.restore(tmp_path, target)
+    _assert_bit_identical(latest, states[3])
+    assert meta == {"step": 3}
+    first, meta = checkpoint.restore(tmp_path, target, step=1)
+    _assert_bit_identical(first, states[1])
+    assert meta == {"step": 1}
+
+
+def test_resaving_a_step_replaces_it(tmp_path):
+    checkpoint.save(tmp_path, 3, {"a": jnp.zeros(2)})
+    checkpoint.save(tmp_path, 3, {"a": jnp.ones(2)})
+    assert checkpoint.all_steps(tmp_path) == [3]
+    np.testing.assert_array_equal(
+        checkpoint.restore(tmp_path, {"a": jnp.zeros(2)})[0]["a"], 1.0
+    )
+
+
+def test_killed_save_leaves_the_previous_checkpoint(tmp_path):
+    writer = pathlib.Path(__file__).with_name("_checkpoint_writer.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(writer), str(tmp_path), "48"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "saved 1", proc.stderr.read()
+        deadline = time.monotonic() + 20.0
+        while not any(p.name.startswith(".tmp") for p in tmp_path.iterdir()):
+            assert time.monotonic() < deadline, "the writer never started step 2"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+    # Killed mid-write: no step 2 under a final name; the partial temp file is ignored.
+    assert checkpoint.all_steps(tmp_path) == [1], "step 2 was renamed in place"
+    assert len(leftovers) == 1
+    restored, meta = checkpoint.restore(tmp_path, {"w": np.zeros(10)})
+    np.testing.assert_array_equal(restored["w"], np.arange(10.0))
+    assert meta == {"note": "small"}
+
+    checkpoint.save(tmp_path, 3, {"w": np.zeros(10)})  # the next save cleans up
+    assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
+    assert checkpoint.all_steps(tmp_path) == [1, 3]
+
+
+def test_truncated_file_is_a_clear_error(tmp_path, getkey):
+    path = checkpoint.save(tmp_path, 7, _state(getkey))
+    raw = path.read_bytes()
+    for size in (len(raw) - 100, _data_offset(path) - 10, 5, 0):
+        path.write_bytes(raw[:size])
+        msg = f"checkpoint file {path} is truncated or corrupted: "
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            checkpoint.restore(tmp_path, _state(getkey))
+
+
+def test_not_a_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / "ckpt_00000001.safetensors"
+    path.write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    with pytest.raises(
+        ValueError, match=r"truncated or corrupted: no 'jaxnn.checkpoint"
+    ):
+        checkpoint.restore(tmp_path, {})
+
+
+def test_flipped_byte_fails_the_checksum(tmp_path, getkey):
+    path = checkpoint.save(tmp_path, 7, _state(getkey))
+    raw = bytearray(path.read_bytes())
+    raw[_data_offset(path) + 100] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(
+        ValueError, match=re.escape(f"checkpoint file {path} failed its checksum")
+    ):
+        checkpoint.restore(tmp_path, _state(getkey))
+
+
+def test_mismatched_target_names_the_leaf_and_both_shapes(tmp_path, getkey):
+    path = checkpoint.save(tmp_path, 1, _state(getkey, hidden=128))
+    msg = (
+        f"checkpoint file {path} does not match the target: leaf .params[0]['b'] has "
+        "shape (128,) in the checkpoint but (32,) in the target."
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        checkpoint.restore(tmp_path, _state(getkey, hidden=32))
+
+
+def test_mismatched_dtype_names_the_leaf_and_both_dtypes(tmp_path):
+    checkpoint.save(tmp_path, 1, {"w": jnp.zeros(3, jnp.float32)})
+    msg = "leaf ['w'] has dtype float32 in the checkpoint but float64 in the target."
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        checkpoint.restore(tmp_path, {"w": jnp.zeros(3, jnp.float64)})
+
+
+def test_mismatched_structure_lists_missing_and_extra_leaves(tmp_path):
+    checkpoint.save(tmp_path, 1, {"a": jnp.zeros(1), "b": jnp.zeros(1)})
+    msg = (
+        "leaves missing from the checkpoint: [\"['c']\"]; leaves in the checkpoint but "
+        "not in the target: [\"['b']\"]."
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        checkpoint.restore(tmp_path, {"a": jnp.zeros(1), "c": jnp.zeros(1)})
+
+
+def test_missing_directory_or_step_raises_file_not_found(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(FileNotFoundError, match=re.escape(f"{missing} does not exist")):
+        checkpoint.restore(missing, {})
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"no checkpoint in {tmp_path}")
+    ):
+        checkpoint.restore(tmp_path, {})
+    for step in (2, 4):
+        checkpoint.save(tmp_path, step, {})
+    msg = r"no checkpoint for step 3 in .*ckpt_00000003.* available steps: \[2, 4\]\."
+    with pytest.raises(FileNotFoundError, match=msg):
+        checkpoint.restore(tmp_path, {}, step=3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"keep": 0}, r"keep must be at least 1; got keep=0\."),
+        ({"step": -1}, r"step must be a non-negative integer; got step=-1\."),
+        ({"metadata": {"x": object()}}, r"metadata must be JSON-serialisable"),
+    ],
+)
+def test_save_rejects_bad_arguments_before_writing(tmp_path, kwargs, pattern):
+    step = kwargs.pop("step", 1)
+    with pytest.raises(ValueError, match=pattern):
+        checkpoint.save(tmp_path / "run", step, {"a": jnp.zeros(1)}, **kwargs)
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,247 @@
+"""Every layer's hand-written backward vs jax.vjp vs finite differences."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jaxnn import activations, gradcheck
+from jaxnn import layers as L
+from jaxnn._tree import tree_cast
+
+LAYERS = {
+    "dense": lambda: L.dense(4),
+    "dense_no_bias": lambda: L.dense(3, use_bias=False),
+    "prelu": lambda: L.prelu(),
+    "batch_norm": lambda: L.batch_norm(),
+    "batch_norm_unbiased": lambda: L.batch_norm(momentum=0.5, unbiased_running_var=True),
+    "dropout": lambda: L.dropout(0.3),
+    "serial": lambda: L.serial(L.dense(6), L.activation("tanh"), L.dense(2)),
+    "residual": lambda: L.residual(L.serial(L.dense(5), L.activation("elu"))),
+    **{f"activation_{n}": (lambda n=n: L.activation(n)) for n in activations.NAMES},
+}
+
+
+CASES_F64 = [(n, True) for n in sorted(LAYERS)] + [
+    (n, False) for n in ("batch_norm", "batch_norm_unbiased", "dropout")
+]
+
+
+@pytest.mark.parametrize(("name", "train"), CASES_F64)
+def test_check_layer_float64(name, train):
+    """float64: backward == jax.vjp to 1e-12 and == finite differences to 1e-6."""
+    report = gradcheck.check_layer(LAYERS[name](), (5,), batch=6, dtype=jnp.float64, train=train)
+    assert report.passed
+    assert report.errors["backward vs vjp"] <= 1e-12
+    assert report.errors["backward vs finite differences"] <= 1e-6
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_check_layer_float32(name):
+    """float32: backward == jax.vjp to 1e-5, with float32 cotangents."""
+    report = gradcheck.check_layer(LAYERS[name](), (5,), batch=6, dtype=jnp.float32)
+    assert report.passed
+    assert report.errors["backward vs vjp"] <= 1e-5
+    assert "backward vs finite differences" not in report.errors
+
+
+def _run(layer, dtype, *, train=True, batch=6, width=5):
+    k1, k2, k3, k4 = jax.random.split(jax.random.key(3), 4)
+    _, params, state = layer.init(k1, (width,))
+    params, state = tree_cast(params, dtype), tree_cast(state, dtype)
+    x = jax.random.normal(k2, (batch, width), dtype)
+    y, new_state, cache = layer.forward(params, state, x, train=train, key=k4)
+    dy = jax.random.normal(k3, y.shape, dtype)
+    return params, state, x, y, new_state, cache, dy
+
+
+@pytest.mark.parametrize("name", ["dense", "batch_norm", "dropout", "residual", "prelu"])
+def test_backward_under_jit_equals_eager(name):
+    """float64: jax.jit(backward) gives the eager result."""
+    layer = LAYERS[name]()
+    *_, cache, dy = _run(layer, jnp.float64)
+    eager = layer.backward(cache, dy)
+    jitted = jax.jit(layer.backward)(cache, dy)
+    np.testing.assert_allclose(
+        np.concatenate([np.ravel(a) for a in jax.tree.leaves(eager)]),
+        np.concatenate([np.ravel(a) for a in jax.tree.leaves(jitted)]),
+        rtol=1e-13,
+    )
+
+
+def test_dense_without_bias_has_none_bias():
+    """float32: use_bias=False leaves params.b and its gradient None."""
+    layer = L.dense(3, use_bias=False)
+    params, *_, cache, dy = _run(layer, jnp.float32)
+    assert params.b is None
+    dparams, _ = layer.backward(cache, dy)
+    assert dparams.b is None
+
+
+def test_relu_layer_gradient_at_zero_is_zero():
+    """float64: ReLU'(0) = 0, as jax.nn.relu."""
+    layer = L.activation("relu")
+    x = jnp.array([[-1.0, 0.0, 2.0]], jnp.float64)
+    _, _, cache = layer.forward((), (), x)
+    _, dx = layer.backward(cache, jnp.ones_like(x))
+    np.testing.assert_array_equal(dx, [[0.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(dx, jax.grad(lambda x: jax.nn.relu(x).sum())(x))
+
+
+def test_batch_norm_running_statistics():
+    """float64: running = m·running + (1−m)·batch; eval mode uses the running stats."""
+    layer = L.batch_norm(momentum=0.8, unbiased_running_var=True)
+    params, state, x, y, new_state, *_ = _run(layer, jnp.float64)
+    n = x.shape[0]
+    np.testing.assert_allclose(new_state.mean, 0.2 * x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(new_state.var, 0.8 + 0.2 * x.var(0) * n / (n - 1), rtol=1e-12)
+    np.testing.assert_allclose(y.mean(0), 0, atol=1e-12)
+    y_eval, same_state, _ = layer.forward(params, new_state, x, train=False)
+    assert same_state is new_state
+    expected = (x - new_state.mean) / np.sqrt(new_state.var + 1e-5)
+    np.testing.assert_allclose(y_eval, expected, rtol=1e-12)
+
+
+def test_dropout_is_inverted_and_keyed():
+    """float32: kept units are scaled by 1/(1−rate); same key, same mask; eval is identity."""
+    layer = L.dropout(0.25)
+    x = jnp.ones((200, 50), jnp.float32)
+    key = jax.random.key(7)
+    y1, _, _ = layer.forward((), (), x, train=True, key=key)
+    y2, _, _ = layer.forward((), (), x, train=True, key=key)
+    np.testing.assert_array_equal(y1, y2)
+    assert set(np.unique(np.asarray(y1))) == {0.0, np.float32(1 / 0.75)}
+    assert abs(float((y1 == 0).mean()) - 0.25) < 0.02  # 10⁴ draws: 5 standard errors
+    y_eval, _, _ = layer.forward((), (), x, train=False)
+    np.testing.assert_array_equal(y_eval, x)
+
+
+class _PlantedError(Exception):
+    pass
+
+
+def _planted_dense(factor=1.01):
+    """A user-written dense layer whose backward scales dw by ``factor`` (a 1 % bug)."""
+    inner = L.dense(3)
+
+    def backward(cache, dy):
+        dparams, dx = inner.backward(cache, dy)
+        return dparams._replace(w=dparams.w * factor), dx
+
+    return L.Layer(inner.init, inner.forward, backward)
+
+
+def test_check_layer_names_the_leaf_with_a_planted_error():
+    """float64: a 1 % error in dw fails the check and the message names params.w."""
+    with pytest.raises(AssertionError, match=r"worst leaf params\.w"):
+        gradcheck.check_layer(_planted_dense(), (4,))
+    report = gradcheck.check_layer(_planted_dense(), (4,), raise_on_fail=False)
+    assert not report.passed
+    assert report.worst_leaf == "params.w"
+    assert report.errors["backward vs vjp"] > 1e-3
+
+
+def test_check_layer_reports_wrong_dtype_and_structure():
+    """float64: a backward returning float32 or a wrong tree is reported as a problem."""
+    inner = L.dense(3)
+
+    def wrong_dtype(cache, dy):
+        dparams, dx = inner.backward(cache, dy)
+        return dparams, dx.astype(jnp.float32)
+
+    def wrong_tree(cache, dy):
+        dparams, dx = inner.backward(cache, dy)
+        return (dparams.w, dparams.b), dx
+
+    for backward, pattern in ((wrong_dtype, "dtype of x"), (wrong_tree, "tree structure")):
+        layer = L.Layer(inner.init, inner.forward, backward)
+        report = gradcheck.check_layer(layer, (4,), raise_on_fail=False)
+        assert not report.passed
+        assert any(pattern in p for p in report.problems), report.problems
+
+
+# ### hypothesis: shapes ##############################################################
+
+
+@given(batch=st.integers(1, 9), d_in=st.integers(1, 17), d_out=st.integers(1, 17))
+def test_dense_any_shape(batch, d_in, d_out):
+    """float64 and float32: dense backward == jax.vjp for batch 1–9, widths 1–17."""
+    for dtype in (jnp.float64, jnp.float32):
+        report = gradcheck.check_layer(
+            L.dense(d_out), (d_in,), batch=batch, dtype=dtype, finite_differences=False,
+            raise_on_fail=False,
+        )
+        assert report.errors["backward vs vjp"] <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+        assert not report.problems
+
+
+@given(batch=st.integers(2, 9), width=st.integers(1, 17), train=st.booleans())
+def test_batch_norm_any_shape(batch, width, train):
+    """float64 and float32: batch_norm backward == jax.vjp for batch 2–9, widths 1–17."""
+    for dtype in (jnp.float64, jnp.float32):
+        report = gradcheck.check_layer(
+            L.batch_norm(), (width,), batch=batch, dtype=dtype, train=train,
+            finite_differences=False, raise_on_fail=False,
+        )
+        assert report.errors["backward vs vjp"] <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+
+
+# ### bad input ######################################################################
+
+
+def test_dense_rejects_mismatched_width():
+    layer = L.dense(3)
+    _, params, state = layer.init(jax.random.key(0), (4,))
+    with pytest.raises(ValueError, match=r"width\) 4.*x\.shape=\(2, 5\)"):
+        layer.forward(params, state, jnp.ones((2, 5)))
+
+
+@pytest.mark.parametrize("features", [0, -3, 2.5])
+def test_dense_rejects_non_positive_size(features):
+    with pytest.raises(ValueError, match=rf"features must be a positive int; got features={features}"):
+        L.dense(features)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
+def test_dropout_rejects_rate_outside_unit_interval(rate):
+    with pytest.raises(ValueError, match=rf"rate must be in \[0, 1\); got rate={rate}"):
+        L.dropout(rate)
+
+
+def test_dropout_needs_key_in_training():
+    with pytest.raises(ValueError, match="key=None"):
+        L.dropout(0.5).forward((), (), jnp.ones((2, 2)), train=True)
+
+
+@pytest.mark.parametrize("eps", [0.0, -1e-5])
+def test_batch_norm_rejects_non_positive_eps(eps):
+    with pytest.raises(ValueError, match=rf"eps must be > 0; got eps={eps}"):
+        L.batch_norm(eps=eps)
+
+
+def test_batch_norm_rejects_bad_momentum_and_tiny_batch():
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\]; got momentum=1.5"):
+        L.batch_norm(momentum=1.5)
+    layer = L.batch_norm()
+    _, params, state = layer.init(jax.random.key(0), (3,))
+    with pytest.raises(ValueError, match=r"at least 2 examples.*\(1, 3\)"):
+        layer.forward(params, state, jnp.ones((1, 3)), train=True)
+
+
+def test_residual_rejects_shape_change():
+    with pytest.raises(ValueError, match=r"input_shape=\(4,\) and output shape \(3,\)"):
+        L.residual(L.dense(3)).init(jax.random.key(0), (4,))
+
+
+def test_serial_rejects_non_layers():
+    with pytest.raises(TypeError, match=r"layers\[1\] must be a Layer"):
+        L.serial(L.dense(2), "relu")
+    with pytest.raises(ValueError, match="at least one layer"):
+        L.serial()
+
+
+def test_unknown_initializer_name_lists_valid_ones():
+    with pytest.raises(ValueError, match="he_normal"):
+        L.dense(3, initializer="kaiming_magic")
