@@ -63,7 +63,245 @@ def cmd_check(args) -> int:
     return 1 if failed else 0
 
 
+# ### train ##########################################################################
+
+SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine")
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}; got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a value > 0; got {text}")
+        return value
+
+    return parse
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int ≥ 0; got {text}")
+    return value
+
+
+def _hidden_sizes(text):
+    try:
+        sizes = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive ints such as 128,64; got {text!r}"
+        ) from None
+    if not sizes or any(s <= 0 for s in sizes):
+        raise argparse.ArgumentTypeError(
+            f"every hidden size must be a positive int; got {text!r}"
+        )
+    return sizes
+
+
+def _learning_rate(args, steps_per_epoch: int):
+    from jaxnn import optim
+
+    total = max(1, args.epochs * steps_per_epoch)
+    if args.schedule == "constant":
+        return args.lr
+    if args.schedule == "step":  # halve three times over the run
+        return optim.step_decay(args.lr, step_size=max(1, total // 4), factor=0.5)
+    if args.schedule == "exponential":  # ×0.9 per epoch
+        return optim.exponential_decay(args.lr, transition_steps=steps_per_epoch, decay_rate=0.9)
+    if args.schedule == "cosine":
+        return optim.cosine_decay_schedule(args.lr, decay_steps=total)
+    warmup = min(steps_per_epoch, total // 2)
+    return optim.warmup_cosine_decay_schedule(
+        0.0, args.lr, warmup_steps=warmup, decay_steps=total, end_value=args.lr * 0.01
+    )
+
+
+def build_optimizer(args, steps_per_epoch: int):
+    """The optimizer the options describe, with clipping and schedule."""
+    from jaxnn import optim
+
+    lr = _learning_rate(args, steps_per_epoch)
+    if args.optimizer == "sgd":
+        opt = optim.sgd(lr, momentum=args.momentum or None)
+    elif args.optimizer == "momentum":
+        opt = optim.momentum(lr, beta=args.momentum)
+    elif args.optimizer == "rmsprop":
+        opt = optim.rmsprop(lr, decay=args.decay, eps=args.eps)
+    elif args.optimizer == "adam":
+        opt = optim.adam(lr, b1=args.b1, b2=args.b2, eps=args.eps)
+    else:
+        opt = optim.adamw(lr, b1=args.b1, b2=args.b2, eps=args.eps, weight_decay=args.weight_decay)
+    if args.clip is not None:
+        opt = optim.chain(optim.clip_by_global_norm(args.clip), opt)
+    return opt
+
+
+def _metric_name(record: dict) -> str:
+    for key in ("test_accuracy", "test_label_accuracy", "test_r2"):
+        if key in record:
+            return key
+    return "test_loss"
+
+
+def cmd_train(args) -> int:
+    import pathlib
+    import time
+
+    import jax
+
+    if args.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from jaxnn import backprop, data, gradcheck, plots, train
+    from jaxnn import parallel as par
+
+    console = Console()
+    dtype = jnp.dtype(args.dtype)
+    dataset = data.load(args.data, seed=args.seed, dtype=dtype)
+    n_train = dataset.x_train.shape[0]
+    if args.batch_size > n_train:
+        raise UsageError(
+            f"--batch-size {args.batch_size} is larger than the training set of "
+            f"{args.data} ({n_train} examples)"
+        )
+    if args.resume and not args.checkpoint_dir:
+        raise UsageError("--resume needs --checkpoint-dir")
+    place = None
+    if args.devices is not None:
+        if args.devices > len(jax.devices()):
+            raise UsageError(f"--devices {args.devices}: jax sees only {len(jax.devices())} device(s)")
+        if args.batch_size % args.devices:
+            raise UsageError(f"--batch-size {args.batch_size} must be divisible by --devices {args.devices}")
+        place = par.placer(par.mesh(args.devices), args.batch_size)
+    run = train.model_for(
+        dataset,
+        hidden=args.hidden,
+        activation=args.activation,
+        initializer=args.init,
+        batch_norm=args.batch_norm,
+        residual=args.residual,
+        dropout=args.dropout,
+    )
+    steps_per_epoch = n_train // args.batch_size
+    optimizer = build_optimizer(args, steps_per_epoch)
+    config = {k: v for k, v in vars(args).items() if k != "func"}
+    console.print(
+        f"[bold]jaxnn train[/bold] {args.data} ({dataset.task}, {n_train} train / "
+        f"{dataset.x_test.shape[0]} test), hidden {args.hidden}, {args.optimizer} lr "
+        f"{args.lr}, backward {args.backward}, backend {jax.default_backend()}"
+    )
+
+    # Verify the manual gradient against autodiff on the first batch before training.
+    state0 = train.init_state(run.model, optimizer, jax.random.key(args.seed), (dataset.num_features,), dtype)
+    xb, yb = dataset.x_train[: args.batch_size], dataset.y_train[: args.batch_size]
+    key = jax.random.key(args.seed + 1)
+    args_ = (state0.params, state0.model_state, xb, yb)
+    manual = backprop.value_and_grad(run.model, run.loss)(*args_, key=key)[1]
+    auto = backprop.autodiff_value_and_grad(run.model, run.loss)(*args_, key=key)[1]
+    grad_error = gradcheck.relative_error(manual, auto)
+    console.print(f"gradient check on the first batch: manual vs autodiff relative error {grad_error:.2e}")
+
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} epochs"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    t0 = time.perf_counter()
+    with progress:
+        task = progress.add_task("training", total=args.epochs)
+
+        def on_epoch(record):
+            metric = _metric_name(record)
+            progress.update(
+                task,
+                completed=record["epoch"],
+                description=f"epoch {record['epoch']}: loss {record['train_loss']:.4f}, "
+                f"{metric} {record[metric]:.4f}",
+            )
+
+        try:
+            state, history = train.fit(
+                run,
+                dataset,
+                optimizer,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                backward=args.backward,
+                seed=args.seed,
+                dtype=dtype,
+                checkpoint_dir=args.checkpoint_dir,
+                resume=args.resume,
+                place=place,
+                on_epoch=on_epoch,
+            )
+        except train.NonFiniteError as e:
+            console.print(f"[bold red]error:[/bold red] {e}")
+            return 1
+    seconds = time.perf_counter() - t0
+    final = train.evaluate(
+        run.model, run.loss, run.task, state.params, state.model_state, dataset.x_test, dataset.y_test
+    )
+    final = {f"test_{k}": v for k, v in final.items()}
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "config": config,
+        "gradient_check_relative_error": grad_error,
+        "history": history,
+        "final": final,
+        "train_seconds": seconds,
+    }
+    (out / "metrics.json").write_text(json.dumps(payload, indent=2))
+    if history:
+        plots.training_curves(history, out / "training.png", title=f"{args.data}: {args.optimizer}, {args.backward}")
+
+    table = Table(title="result")
+    table.add_column("quantity")
+    table.add_column("value")
+    table.add_row("epochs", str(args.epochs))
+    table.add_row("steps", str(int(state.step)))
+    for key, value in final.items():
+        if not isinstance(value, list):
+            table.add_row(key, f"{value:.4f}")
+    table.add_row("training time", f"{seconds:.1f} s")
+    table.add_row("outputs", f"{out / 'metrics.json'}, {out / 'training.png'}")
+    console.print(table)
+    return 0
+
+
 # ### entry point ####################################################################
+
+
+def _data_names():
+    from jaxnn import data
+
+    return data.NAMES
+
+
+def _activation_names():
+    from jaxnn import activations
+
+    return activations.NAMES
+
+
+def _initializer_names():
+    from jaxnn import initializers
+
+    return initializers.NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +311,35 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     check.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     check.set_defaults(func=cmd_check)
+
+    tr = sub.add_parser("train", help="train an MLP on a bundled data set")
+    tr.add_argument("--data", default="digits", choices=_data_names())
+    tr.add_argument("--hidden", type=_hidden_sizes, default=(128, 64), help="e.g. 128,64")
+    tr.add_argument("--activation", default="relu", choices=_activation_names())
+    tr.add_argument("--init", default=None, choices=_initializer_names(), help="default: He for ReLU-like, Xavier for sigmoid/tanh")
+    tr.add_argument("--batch-norm", action="store_true")
+    tr.add_argument("--residual", action="store_true")
+    tr.add_argument("--dropout", type=float, default=0.0)
+    tr.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    tr.add_argument("--lr", type=_positive(float), default=1e-3)
+    tr.add_argument("--momentum", type=float, default=0.9, help="β of sgd/momentum")
+    tr.add_argument("--decay", type=float, default=0.9, help="β of rmsprop")
+    tr.add_argument("--b1", type=float, default=0.9)
+    tr.add_argument("--b2", type=float, default=0.999)
+    tr.add_argument("--eps", type=float, default=1e-8)
+    tr.add_argument("--weight-decay", type=float, default=1e-4)
+    tr.add_argument("--schedule", default="constant", choices=SCHEDULES)
+    tr.add_argument("--clip", type=_positive(float), default=None, help="clip by global norm")
+    tr.add_argument("--epochs", type=_non_negative_int, default=20)
+    tr.add_argument("--batch-size", type=_positive(int), default=64)
+    tr.add_argument("--backward", default="manual", choices=("manual", "autodiff"))
+    tr.add_argument("--seed", type=_non_negative_int, default=0)
+    tr.add_argument("--devices", type=_positive(int), default=None)
+    tr.add_argument("--checkpoint-dir", default=None)
+    tr.add_argument("--resume", action="store_true")
+    tr.add_argument("--out", default="runs/train")
+    tr.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    tr.set_defaults(func=cmd_train)
     return parser
 
 
@@ -81,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         return args.func(args)
-    except UsageError as e:
+    except (UsageError, ValueError, TypeError) as e:
         print(f"jaxnn: error: {e}", file=sys.stderr)
         return 2
 

@@ -9,6 +9,7 @@ parameters hold a NaN/Inf is not applied: the epoch keeps the last good state, a
 went non-finite.
 """
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -93,6 +94,7 @@ def make_train_step(model: Layer, loss, optimizer, *, backward: str = "manual") 
     return jax.jit(train_step)
 
 
+@functools.lru_cache(maxsize=32)  # same model, loss and optimizer: no recompilation
 def make_epoch(model: Layer, loss, optimizer, *, batch_size: int, backward: str = "manual"):
     """Build ``epoch(state, x, y) -> (state, StepMetrics per step, first_bad)``.
 
@@ -136,9 +138,14 @@ def make_epoch(model: Layer, loss, optimizer, *, batch_size: int, backward: str 
 # ### evaluation #####################################################################
 
 
+@functools.lru_cache(maxsize=64)
+def _jitted_predict(model: Layer) -> Callable:
+    return jax.jit(lambda params, model_state, x: model.forward(params, model_state, x)[0])
+
+
 def predict(model: Layer, params, model_state, x) -> Array:
-    """The model's output (logits) in evaluation mode."""
-    return model.forward(params, model_state, x, train=False)[0]
+    """The model's output (logits) in evaluation mode (jitted once per model)."""
+    return _jitted_predict(model)(params, model_state, x)
 
 
 def metrics_for(task: str, logits: Array, y: Array) -> dict[str, Any]:

@@ -1,0 +1,252 @@
+"""jaxnn.optim schedules equal optax's at the start, the boundaries, mid-way, the
+end and past the end; bad arguments raise ValueError naming them."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jaxnn import optim
+
+# name -> (build(module) for jaxnn and optax alike, counts to check)
+SCHEDULES = {
+    "constant": (lambda m: m.constant_schedule(0.3), [0, 1, 10, 1000]),
+    "exponential": (
+        lambda m: m.exponential_decay(1.0, 10, 0.5),
+        [0, 1, 5, 9, 10, 11, 15, 20, 100, 1000],
+    ),
+    "exponential_staircase_begin_end": (
+        lambda m: m.exponential_decay(
+            1.0, 10, 0.5, transition_begin=5, staircase=True, end_value=0.1
+        ),
+        [0, 1, 4, 5, 6, 14, 15, 16, 25, 34, 35, 36, 45, 1000],
+    ),
+    "exponential_growth_capped": (
+        lambda m: m.exponential_decay(1.0, 10, 2.0, end_value=8.0),
+        [0, 1, 10, 15, 29, 30, 31, 100],
+    ),
+    "cosine": (lambda m: m.cosine_decay_schedule(0.1, 100), [0, 1, 50, 99, 100, 101]),
+    "cosine_alpha_exponent": (
+        lambda m: m.cosine_decay_schedule(0.1, 100, alpha=0.05, exponent=2.0),
+        [0, 1, 25, 50, 99, 100, 101, 1000],
+    ),
+    "warmup_cosine": (
+        lambda m: m.warmup_cosine_decay_schedule(0.0, 1.0, 5, 20, 0.1),
+        [0, 1, 2, 4, 5, 6, 10, 12, 19, 20, 21, 100],
+    ),
+    "warmup_cosine_exponent": (
+        lambda m: m.warmup_cosine_decay_schedule(0.1, 1.0, 10, 110, 0.01, exponent=2.0),
+        [0, 1, 5, 9, 10, 11, 60, 109, 110, 111, 500],
+    ),
+    "warmup_cosine_no_warmup": (
+        lambda m: m.warmup_cosine_decay_schedule(0.5, 1.0, 0, 50),
+        [0, 1, 25, 49, 50, 51],
+    ),
+    "piecewise_constant": (
+        lambda m: m.piecewise_constant_schedule(1.0, {5: 0.5, 10: 0.1}),
+        [0, 1, 4, 5, 6, 9, 10, 11, 100],
+    ),
+    "piecewise_constant_no_boundaries": (
+        lambda m: m.piecewise_constant_schedule(0.7),
+        [0, 1, 100],
+    ),
+}
+
+
+def step_decay_pair():
+    """``step_decay`` has no optax twin of that name: it is a staircase decay."""
+    return (
+        optim.step_decay(0.1, step_size=30, factor=0.1),
+        optax.exponential_decay(
+            0.1, transition_steps=30, decay_rate=0.1, staircase=True
+        ),
+    )
+
+
+STEP_DECAY_COUNTS = [0, 1, 29, 30, 31, 45, 59, 60, 89, 90, 1000]
+
+
+def pairs():
+    """``(name, ours, theirs, counts)`` for every schedule."""
+    out = [(n, build(optim), build(optax), c) for n, (build, c) in SCHEDULES.items()]
+    return [*out, ("step_decay", *step_decay_pair(), STEP_DECAY_COUNTS)]
+
+
+PAD = 16  # One array length for all evaluations: eager ops compile per shape.
+
+
+def evaluate(schedule, counts):
+    """float64 values at an int32 array of counts (optimizer counts are int32)."""
+    counts = list(counts)
+    padded = jnp.asarray(counts + [0] * (PAD - len(counts)), jnp.int32)
+    values = np.broadcast_to(np.asarray(schedule(padded), np.float64), (PAD,))
+    return values[: len(counts)]
+
+
+@pytest.mark.parametrize(
+    ("name", "ours", "theirs", "counts"), pairs(), ids=[p[0] for p in pairs()]
+)
+def test_matches_optax_at_checkpoints(name, ours, theirs, counts):
+    """Counts as an int32 array (as an optimizer passes them) and as Python ints."""
+    np.testing.assert_allclose(
+        evaluate(ours, counts), evaluate(theirs, counts), rtol=1e-12, atol=0
+    )
+    for count in counts[:3] + counts[-2:]:
+        np.testing.assert_allclose(
+            np.float64(ours(count)), np.float64(theirs(count)), rtol=1e-12, atol=0
+        )
+
+
+def test_values_under_jit_equal_eager():
+    """Every schedule, jitted at once on traced int32 counts, equals its eager
+    values at its checkpoints."""
+    cases = pairs()
+    counts = jnp.asarray([c + [0] * (PAD - len(c)) for *_, c in cases], jnp.int32)
+
+    @jax.jit
+    def all_values(counts):
+        return [
+            jnp.broadcast_to(ours(c), (PAD,))
+            for (_, ours, _, _), c in zip(cases, counts, strict=True)
+        ]
+
+    for (name, ours, _, c), jitted in zip(cases, all_values(counts), strict=True):
+        # optax's formulas divide an int32 count by an int and so compute some
+        # schedules in float32 even under x64; XLA's fused float32 pow may then
+        # differ from the eager one by an ulp.
+        rtol = 1e-12 if jitted.dtype == jnp.float64 else 1e-6
+        np.testing.assert_allclose(
+            jitted[: len(c)], evaluate(ours, c), rtol=rtol, err_msg=name
+        )
+
+
+@given(count=st.integers(0, 3000))
+def test_matches_optax_at_any_count(count):
+    for name, ours, theirs, _ in pairs():
+        np.testing.assert_allclose(
+            evaluate(ours, [count]), evaluate(theirs, [count]), rtol=1e-12, err_msg=name
+        )
+
+
+def test_warmup_cosine_known_values():
+    """The reference check: ``decay_steps`` counts the warmup."""
+    schedule = optim.warmup_cosine_decay_schedule(0.0, 1.0, 5, 20, 0.1)
+    np.testing.assert_allclose(
+        evaluate(schedule, [0, 1, 5, 10, 20]), [0.0, 0.2, 1.0, 0.775, 0.1], rtol=1e-6
+    )
+
+
+def test_piecewise_scales_are_cumulative():
+    schedule = optim.piecewise_constant_schedule(1.0, {5: 0.5, 10: 0.1})
+    np.testing.assert_allclose(
+        evaluate(schedule, [4, 5, 10]), [1.0, 0.5, 0.05], rtol=1e-7
+    )
+
+
+def test_step_decay_multiplies_every_step_size():
+    schedule = optim.step_decay(1.0, step_size=3, factor=0.5)
+    np.testing.assert_allclose(
+        evaluate(schedule, range(9)), 0.5 ** (np.arange(9) // 3), rtol=1e-7
+    )
+
+
+# (build, argument, printed value, valid range)
+BAD_SCHEDULES = [
+    (lambda: optim.constant_schedule(float("nan")), "value", "nan", "finite"),
+    (lambda: optim.exponential_decay(1.0, 0, 0.5), "transition_steps", "0", "> 0"),
+    (lambda: optim.exponential_decay(1.0, -3, 0.5), "transition_steps", "-3", "> 0"),
+    (lambda: optim.exponential_decay(1.0, 10, 0.0), "decay_rate", "0.0", "> 0"),
+    (lambda: optim.exponential_decay(1.0, 10, -0.5), "decay_rate", "-0.5", "> 0"),
+    (
+        lambda: optim.exponential_decay(1.0, 10, 0.5, transition_begin=-1),
+        "transition_begin",
+        "-1",
+        ">= 0",
+    ),
+    (
+        lambda: optim.exponential_decay(float("inf"), 10, 0.5),
+        "init_value",
+        "inf",
+        "finite",
+    ),
+    (
+        lambda: optim.exponential_decay(1.0, 10, 0.5, end_value=float("nan")),
+        "end_value",
+        "nan",
+        "finite",
+    ),
+    (lambda: optim.step_decay(0.1, 0, 0.5), "step_size", "0", "> 0"),
+    (lambda: optim.step_decay(0.1, 10, 0.0), "factor", "0.0", "> 0"),
+    (lambda: optim.cosine_decay_schedule(0.1, 0), "decay_steps", "0", "> 0"),
+    (lambda: optim.cosine_decay_schedule(0.1, -5), "decay_steps", "-5", "> 0"),
+    (
+        lambda: optim.cosine_decay_schedule(0.1, 10, alpha=float("nan")),
+        "alpha",
+        "nan",
+        "finite",
+    ),
+    (
+        lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, 5, 0),
+        "decay_steps",
+        "0",
+        "> 0",
+    ),
+    (
+        lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, 10, 10),
+        "decay_steps",
+        "10",
+        "> warmup_steps",
+    ),
+    (
+        lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, -1, 10),
+        "warmup_steps",
+        "-1",
+        ">= 0",
+    ),
+    (
+        lambda: optim.piecewise_constant_schedule(1.0, {10: 0.5, 5: 0.1}),
+        "boundaries_and_scales",
+        "{10: 0.5, 5: 0.1}",
+        "increasing",
+    ),
+    (
+        lambda: optim.piecewise_constant_schedule(1.0, {-1: 0.5}),
+        "boundaries_and_scales",
+        "{-1: 0.5}",
+        ">= 0",
+    ),
+    (
+        lambda: optim.piecewise_constant_schedule(1.0, {2.5: 0.5}),
+        "boundaries_and_scales",
+        "{2.5: 0.5}",
+        "integer",
+    ),
+    (
+        lambda: optim.piecewise_constant_schedule(1.0, {5: -0.5}),
+        "boundaries_and_scales[5]",
+        "-0.5",
+        ">= 0",
+    ),
+    (
+        lambda: optim.piecewise_constant_schedule(1.0, [(5, 0.5)]),
+        "boundaries_and_scales",
+        "[(5, 0.5)]",
+        "mapping",
+    ),
+]
+
+
+@pytest.mark.parametrize(("build", "argument", "value", "valid"), BAD_SCHEDULES)
+def test_bad_arguments_raise_naming_argument_value_and_range(
+    build, argument, value, valid
+):
+    with pytest.raises(ValueError) as info:
+        build()
+    message = str(info.value)
+    assert f"{argument}={value}" in message or (
+        f"{argument}=" in message and value in message
+    ), message
+    assert valid in message, message

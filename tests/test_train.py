@@ -1,0 +1,233 @@
+"""Training on the bundled data: accuracy, manual == autodiff, resume, guard, parallel."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnn import backprop, checkpoint, data, gradcheck, optim, train
+
+
+@pytest.mark.parametrize(
+    ("name", "hidden", "lr", "epochs", "metric", "threshold"),
+    [
+        ("breast_cancer", (32,), 1e-3, 20, "test_accuracy", 0.95),
+        ("diabetes", (32,), 1e-3, 30, "test_r2", 0.35),
+        ("digits_multilabel", (64,), 2e-3, 15, "test_label_accuracy", 0.9),
+        ("spirals", (64, 64), 5e-3, 40, "test_accuracy", 0.95),  # 2-hidden-layer ReLU
+    ],
+)
+def test_fit_reaches_the_target_on_bundled_data(name, hidden, lr, epochs, metric, threshold):
+    """float32, Adam, manual backward: each task's head and metric, above its target."""
+    ds = data.load(name, seed=0)
+    run = train.model_for(ds, hidden=hidden, activation="relu")
+    assert run.loss == data.head_for(ds.task)[1]
+    state, history = train.fit(run, ds, optim.adam(lr), epochs=epochs, batch_size=32)
+    assert len(history) == epochs
+    assert int(state.step) == epochs * (ds.x_train.shape[0] // 32)
+    assert history[-1][metric] >= threshold, history[-1]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_manual_gradient_equals_autodiff_at_every_step_of_an_epoch():
+    """float32: along one digits epoch, each step's manual grad == autodiff grad (1e-5)."""
+    ds = data.load("digits")
+    run = train.model_for(ds, hidden=(64, 32), batch_norm=True, dropout=0.1)
+    optimizer = optim.adam(1e-3)
+    state = train.init_state(run.model, optimizer, jax.random.key(0), (ds.num_features,))
+    manual = backprop.value_and_grad(run.model, run.loss)
+    auto = backprop.autodiff_value_and_grad(run.model, run.loss)
+    xb, yb = data.epoch_batches(jax.random.key(1), ds.x_train, ds.y_train, 64)
+
+    @jax.jit
+    def epoch(state, xb, yb):
+        def body(state, batch):
+            key, k = jax.random.split(state.key)
+            args = (state.params, state.model_state, *batch)
+            (_, model_state), g = manual(*args, key=k)
+            (_, _), g_ad = auto(*args, key=k)
+            sq = lambda t: sum(jnp.sum(jnp.square(a)) for a in jax.tree.leaves(t))
+            diff = jax.tree.map(jnp.subtract, g, g_ad)
+            rel = jnp.sqrt(sq(diff)) / jnp.maximum(jnp.sqrt(sq(g)), jnp.sqrt(sq(g_ad)))
+            updates, opt_state = optimizer.update(g, state.opt_state, state.params)
+            params = optim.apply_updates(state.params, updates)
+            return train.TrainState(params, model_state, opt_state, state.step + 1, key), rel
+
+        return jax.lax.scan(body, state, (xb, yb))
+
+    _, errors = epoch(state, xb, yb)
+    assert errors.shape == (xb.shape[0],)
+    assert np.all(np.asarray(errors) <= 1e-5), np.max(errors)
+
+
+def test_manual_and_autodiff_training_agree_in_float64():
+    """float64: one epoch from the same seed ends with parameters equal to rtol 1e-8."""
+    ds = data.load("digits", dtype=jnp.float64)
+    run = train.model_for(ds, hidden=(32,), activation="tanh")
+    results = {
+        backward: train.fit(
+            run, ds, optim.sgd(0.05, momentum=0.9), epochs=1, batch_size=32,
+            backward=backward, dtype=jnp.float64,
+        )[0]
+        for backward in train.BACKWARDS
+    }
+    leaves = [jax.tree.leaves(results[b].params) for b in train.BACKWARDS]
+    assert leaves[0][0].dtype == jnp.float64
+    for a, b in zip(*leaves, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=0)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    """float32: 2 epochs + resume to 3 == 3 epochs straight, bit for bit (dropout too)."""
+    ds = data.load("xor", n_samples=400)
+    run = train.model_for(ds, hidden=(16,), dropout=0.2)
+    opt = optim.adam(1e-2)
+    straight, _ = train.fit(run, ds, opt, epochs=3, batch_size=32)
+    train.fit(run, ds, opt, epochs=2, batch_size=32, checkpoint_dir=tmp_path)
+    assert checkpoint.all_steps(tmp_path) == [1, 2]
+    resumed, history = train.fit(run, ds, opt, epochs=3, batch_size=32, checkpoint_dir=tmp_path, resume=True)
+    assert [r["epoch"] for r in history] == [3]
+    for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(a, b)
+
+
+def test_non_finite_guard_names_step_and_leaf_and_keeps_checkpoint(tmp_path):
+    """float32: an absurd learning rate stops training, naming the step and the leaf."""
+    ds = data.load("xor", n_samples=400)
+    run = train.model_for(ds, hidden=(16,))
+    train.fit(run, ds, optim.sgd(0.01), epochs=1, batch_size=32, checkpoint_dir=tmp_path)
+    with pytest.raises(train.NonFiniteError, match=r"step \d+.*params\[\d\]") as info:
+        train.fit(run, ds, optim.sgd(1e30), epochs=3, batch_size=32, checkpoint_dir=tmp_path, resume=True)
+    steps_per_epoch = ds.x_train.shape[0] // 32
+    assert info.value.step > steps_per_epoch  # it failed during epoch 2
+    assert info.value.leaf is not None
+    assert checkpoint.all_steps(tmp_path) == [1]
+    state, _ = checkpoint.restore(tmp_path, info.value.state)
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state.params))
+    # the state handed back is the last good one: finite
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(info.value.state.params))
+
+
+def test_fit_rejects_bad_arguments():
+    ds = data.load("xor", n_samples=100)
+    run = train.model_for(ds, hidden=(4,))
+    with pytest.raises(ValueError, match=r"batch_size must be an int in \[1, 80\].*batch_size=81"):
+        train.fit(run, ds, optim.sgd(0.1), epochs=1, batch_size=81)
+    with pytest.raises(ValueError, match="epochs must be an int ≥ 0; got epochs=-1"):
+        train.fit(run, ds, optim.sgd(0.1), epochs=-1, batch_size=8)
+    with pytest.raises(ValueError, match=r"backward must be one of \('manual', 'autodiff'\)"):
+        train.make_train_step(run.model, run.loss, optim.sgd(0.1), backward="symbolic")
+
+
+PARALLEL_SCRIPT = textwrap.dedent(
+    """
+    import jax
+    jax.config.update("jax_num_cpu_devices", 8)
+    import numpy as np
+    from jaxnn import data, optim, parallel, train
+
+    assert len(jax.devices()) == 8
+    ds = data.load("digits")
+    ds = ds._replace(x_train=ds.x_train[:320], y_train=ds.y_train[:320])  # 5 steps
+    run = train.model_for(ds, hidden=(32,), batch_norm=True)
+    opt = optim.sgd(0.1, momentum=0.9)
+    out = {}
+    for backward in train.BACKWARDS:
+        for n in (1, 8):
+            mesh = parallel.mesh(n)
+            state, _ = train.fit(run, ds, opt, epochs=1, batch_size=64,
+                                 backward=backward, place=parallel.placer(mesh, 64))
+            out[backward, n] = state.params
+            sharding = jax.tree.leaves(state.params)[0].sharding
+            assert sharding.mesh.devices.size == n, sharding
+    for backward in train.BACKWARDS:
+        for a, b in zip(jax.tree.leaves(out[backward, 1]), jax.tree.leaves(out[backward, 8])):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    print("parallel ok")
+    """
+)
+
+
+def test_data_parallel_on_8_devices_equals_one_device():
+    """float32: 8 simulated CPU devices (subprocess) give the 1-device parameters.
+
+    SGD with momentum over 5 steps: Adam's g/√v would magnify the float32 rounding
+    differences of the cross-device sums on near-zero gradients into lr-sized steps.
+    """
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    proc = subprocess.run(
+        [sys.executable, "-c", PARALLEL_SCRIPT], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "parallel ok" in proc.stdout
+
+
+def test_parallel_rejects_bad_device_counts():
+    from jaxnn import parallel
+
+    with pytest.raises(ValueError, match=r"num_devices must be an int in \[1, 1\]"):
+        parallel.mesh(2)
+    mesh = parallel.mesh(1)
+    assert mesh.devices.size == 1
+    parallel.placer(mesh, 7)  # any batch size divides over one device
+
+
+# ### the command line ###############################################################
+
+
+def test_cli_train_writes_metrics_and_plot_and_resumes(tmp_path, capsys):
+    from jaxnn import cli
+
+    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
+    common = ["train", "--data", "xor", "--hidden", "8", "--batch-size", "32", "--out", str(out),
+              "--checkpoint-dir", str(ckpt), "--schedule", "warmup_cosine", "--clip", "1.0"]
+    assert cli.main([*common, "--epochs", "2"]) == 0
+    assert cli.main([*common, "--epochs", "3", "--resume"]) == 0
+    text = capsys.readouterr().out
+    assert "gradient check on the first batch" in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [r["epoch"] for r in metrics["history"]] == [3]
+    assert metrics["config"]["data"] == "xor"
+    assert 0.0 <= metrics["final"]["test_accuracy"] <= 1.0
+    assert metrics["gradient_check_relative_error"] < 1e-5
+    png = (out / "training.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 1000
+    assert checkpoint.all_steps(ckpt) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--data", "mnist"], "invalid choice: 'mnist'"),
+        (["--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+        (["--epochs", "-3"], "expected an int ≥ 0; got -3"),
+        (["--hidden", "64,0"], "every hidden size must be a positive int; got '64,0'"),
+        (["--batch-size", "5000"], "larger than the training set of digits"),
+        (["--lr", "-1"], "expected a value > 0; got -1"),
+        (["--optimizer", "adam", "--b1", "1.5"], "b1"),
+    ],
+)
+def test_cli_bad_arguments_exit_2_with_one_line(argv, reason, capsys):
+    from jaxnn import cli
+
+    assert cli.main(["train", *argv, "--out", "/nonexistent-dir-never-written"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert reason in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+
+
+def test_cli_entry_point_exit_code_and_no_traceback():
+    """The installed console script exits 2 with one line for a bad data set."""
+    exe = pathlib.Path(sys.executable).parent / "jaxnn"
+    proc = subprocess.run([str(exe), "train", "--data", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "invalid choice: 'nope'" in proc.stderr
