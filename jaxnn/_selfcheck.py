@@ -31,14 +31,29 @@ class Row(NamedTuple):
 def _layer_cases():
     for name in activations.NAMES:
         yield "activation", name, L.activation(name), (5,)
-    yield "activation", "gelu(approximate=False)", L.activation("gelu", approximate=False), (5,)
+    yield (
+        "activation",
+        "gelu(approximate=False)",
+        L.activation("gelu", approximate=False),
+        (5,),
+    )
     yield "layer", "dense", L.dense(4), (5,)
     yield "layer", "dense(use_bias=False)", L.dense(4, use_bias=False), (5,)
     yield "layer", "prelu", L.prelu(), (5,)
     yield "layer", "batch_norm", L.batch_norm(), (5,)
     yield "layer", "dropout(0.5)", L.dropout(0.5), (5,)
-    yield "layer", "serial(dense, tanh)", L.serial(L.dense(4), L.activation("tanh")), (5,)
-    yield "layer", "residual(dense, elu)", L.residual(L.serial(L.dense(5), L.activation("elu"))), (5,)
+    yield (
+        "layer",
+        "serial(dense, tanh)",
+        L.serial(L.dense(4), L.activation("tanh")),
+        (5,),
+    )
+    yield (
+        "layer",
+        "residual(dense, elu)",
+        L.residual(L.serial(L.dense(5), L.activation("elu"))),
+        (5,),
+    )
 
 
 def _layer_rows(dtype) -> Iterator[Row]:
@@ -73,58 +88,106 @@ def _loss_inputs(name: str, key, dtype):
     return pred, target
 
 
+def _gradient_row(category, item, dtype_name, compute, point) -> Row:
+    """Run ``compute(point) -> ((value, grads), (value, grads), fd grads | None)``.
+
+    The whole comparison is one jitted call: one compile per row.
+    """
+    (value, manual), (value_ad, auto), numeric = jax.jit(compute)(point)
+    err = max(
+        gradcheck.relative_error(manual, auto),
+        gradcheck.relative_error(value, value_ad),
+    )
+    same = jax.tree.structure(manual) == jax.tree.structure(auto) and all(
+        a.shape == b.shape and a.dtype == b.dtype
+        for a, b in zip(jax.tree.leaves(manual), jax.tree.leaves(auto), strict=True)
+    )
+    fd = None if numeric is None else gradcheck.relative_error(manual, numeric)
+    ok = same and err <= gradcheck.RTOL_VJP[dtype_name]
+    ok = ok and (fd is None or fd <= gradcheck.RTOL_FD)
+    return Row(category, item, dtype_name, err, fd, ok)
+
+
 def _loss_rows(dtype) -> Iterator[Row]:
     dtype_name = jnp.dtype(dtype).name
-    rtol = gradcheck.RTOL_VJP[dtype_name]
     for name in losses.NAMES:
         loss = losses.get(name)
         pred, target = _loss_inputs(name, jax.random.key(1), dtype)
-        manual = loss.backward(pred, target)
-        auto = jax.grad(loss.forward)(pred, target)
-        err = gradcheck.relative_error(manual, auto)
-        fd = None
-        if dtype_name == "float64":
-            fd = gradcheck.relative_error(
-                manual, gradcheck.numerical_grad(lambda p: loss.forward(p, target), pred)
-            )
-        ok = err <= rtol and (fd is None or fd <= gradcheck.RTOL_FD)
-        ok = ok and manual.dtype == auto.dtype and manual.shape == auto.shape
-        yield Row("loss", name, dtype_name, err, fd, ok)
+
+        def compute(pred, loss=loss, target=target):
+            f = lambda p: loss.forward(p, target)
+            numeric = None
+            if dtype_name == "float64":
+                numeric = gradcheck.numerical_grad(f, pred)
+            manual = (f(pred), loss.backward(pred, target))
+            return manual, jax.value_and_grad(f)(pred), numeric
+
+        yield _gradient_row("loss", name, dtype_name, compute, pred)
 
 
 MODEL_CASES = (
     ("mlp depth 1, mse", dict(sizes=(3,)), "mse"),
-    ("mlp depth 2 relu, softmax-CE", dict(sizes=(8, 3)), "softmax_cross_entropy_with_integer_labels"),
-    ("mlp depth 3 tanh+bn, BCE", dict(sizes=(8, 8, 3), activation="tanh", batch_norm=True), "binary_cross_entropy"),
-    ("mlp depth 3 sigmoid+residual, mse", dict(sizes=(8, 8, 3), activation="sigmoid", residual=True), "mse"),
-    ("mlp depth 4 gelu+dropout, softmax-CE", dict(sizes=(8, 8, 8, 3), activation="gelu", dropout=0.2), "softmax_cross_entropy"),
-    ("mlp depth 4 elu+bn+res+dropout", dict(sizes=(8, 8, 8, 3), activation="elu", batch_norm=True, residual=True, dropout=0.1), "softmax_cross_entropy_with_integer_labels"),
+    (
+        "mlp depth 2 relu, softmax-CE",
+        dict(sizes=(8, 3)),
+        "softmax_cross_entropy_with_integer_labels",
+    ),
+    (
+        "mlp depth 3 tanh+bn, BCE",
+        dict(sizes=(8, 8, 3), activation="tanh", batch_norm=True),
+        "binary_cross_entropy",
+    ),
+    (
+        "mlp depth 3 sigmoid+residual, mse",
+        dict(sizes=(8, 8, 3), activation="sigmoid", residual=True),
+        "mse",
+    ),
+    (
+        "mlp depth 4 gelu+dropout, softmax-CE",
+        dict(sizes=(8, 8, 8, 3), activation="gelu", dropout=0.2),
+        "softmax_cross_entropy",
+    ),
+    (
+        "mlp depth 4 elu+bn+res+dropout",
+        dict(
+            sizes=(8, 8, 8, 3),
+            activation="elu",
+            batch_norm=True,
+            residual=True,
+            dropout=0.1,
+        ),
+        "softmax_cross_entropy_with_integer_labels",
+    ),
     ("two_layer_sigmoid, mse", None, "mse"),
 )
 
 
 def _model_rows(dtype) -> Iterator[Row]:
     dtype_name = jnp.dtype(dtype).name
-    rtol = gradcheck.RTOL_VJP[dtype_name]
     for item, config, loss_name in MODEL_CASES:
-        model = models.two_layer_sigmoid(6, 3) if config is None else models.mlp(**config)
+        model = (
+            models.two_layer_sigmoid(6, 3) if config is None else models.mlp(**config)
+        )
         k_init, k_data, k_drop = jax.random.split(jax.random.key(2), 3)
         _, params, state = model.init(k_init, (5,))
         params, state = tree_cast(params, dtype), tree_cast(state, dtype)
         x, y = _loss_inputs(loss_name, k_data, dtype)
         x = jnp.concatenate([x, x[:, :2] ** 2], axis=1)  # (6, 5) inputs
-        (value, _), manual = backprop.value_and_grad(model, loss_name)(params, state, x, y, key=k_drop)
-        (value_ad, _), auto = backprop.autodiff_value_and_grad(model, loss_name)(params, state, x, y, key=k_drop)
-        err = gradcheck.relative_error(manual, auto)
-        err = max(err, gradcheck.relative_error(value, value_ad))
-        fd = None
-        if dtype_name == "float64":
-            def f(p):
-                return backprop.value_and_grad(model, loss_name)(p, state, x, y, key=k_drop)[0][0]
+        manual_fn = backprop.value_and_grad(model, loss_name)
+        auto_fn = backprop.autodiff_value_and_grad(model, loss_name)
 
-            fd = gradcheck.relative_error(manual, gradcheck.numerical_grad(f, params))
-        ok = err <= rtol and (fd is None or fd <= gradcheck.RTOL_FD)
-        yield Row("model", item, dtype_name, err, fd, ok)
+        def compute(
+            params, manual_fn=manual_fn, auto_fn=auto_fn, state=state, x=x, y=y
+        ):
+            (value, _), manual = manual_fn(params, state, x, y, key=k_drop)
+            (value_ad, _), auto = auto_fn(params, state, x, y, key=k_drop)
+            numeric = None
+            if dtype_name == "float64":
+                f = lambda p: manual_fn(p, state, x, y, key=k_drop)[0][0]
+                numeric = gradcheck.numerical_grad(f, params)
+            return (value, manual), (value_ad, auto), numeric
+
+        yield _gradient_row("model", item, dtype_name, compute, params)
 
 
 def _optimizer_rows(dtype) -> Iterator[Row]:
@@ -140,11 +203,15 @@ def _optimizer_rows(dtype) -> Iterator[Row]:
         yield Row("optimizer", name, dtype_name, err, None, ok, "vs optax")
 
 
-def run(dtypes=("float32", "float64")) -> Iterator[Row]:
-    """Yield one ``Row`` per checked item and dtype (float64 needs ``jax_enable_x64``)."""
+def run(dtypes=("float32", "float64"), *, optimizers: bool = True) -> Iterator[Row]:
+    """Yield one ``Row`` per checked item and dtype.
+
+    float64 needs ``jax_enable_x64``; ``optimizers=False`` skips the optax rows.
+    """
     for dtype_name in dtypes:
         dtype = jnp.dtype(dtype_name)
         yield from _layer_rows(dtype)
         yield from _loss_rows(dtype)
         yield from _model_rows(dtype)
-        yield from _optimizer_rows(dtype)
+        if optimizers:
+            yield from _optimizer_rows(dtype)

@@ -29,7 +29,8 @@ Formulas (element-wise unless stated; ``σ`` is the sigmoid):
 The backward rules evaluate these derivatives in forms that keep their relative accuracy
 in the tails, where a literal formula would cancel: ``σ'`` as ``e^−|z|/(1 + e^−|z|)²``
 rather than ``y(1 − y)``, ``tanh'`` as ``(1 − y)(1 + y)``, ``elu'`` as ``α·e^z`` rather
-than ``y + α``, and gelu's tanh form through ``σ(±2u)``.
+than ``y + α``, silu's ``1 − σ(z)`` as ``σ(−z)``, and gelu's tanh form through
+``σ(±2u)``.
 
 Properties the teaching module relies on:
 

@@ -42,7 +42,7 @@ def cmd_check(args) -> int:
     for column in ("kind", "item", "dtype", "vs autodiff", "vs finite diff", "result"):
         table.add_column(column)
     rows = []
-    for row in _selfcheck.run(dtypes):
+    for row in _selfcheck.run(dtypes, optimizers=not args.quick):
         rows.append(row)
         result = "[green]pass[/green]" if row.passed else "[bold red]FAIL[/bold red]"
         if row.note:
@@ -283,6 +283,15 @@ def cmd_train(args) -> int:
     return 0
 
 
+# ### diagnose #######################################################################
+
+
+def cmd_diagnose(args) -> int:
+    from jaxnn import _study
+
+    return _study.command(quick=args.quick, out=args.out)
+
+
 # ### entry point ####################################################################
 
 
@@ -310,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="differential self-test of every backward rule")
     check.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     check.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    check.add_argument(
+        "--quick", action="store_true", help="skip the optimizer-vs-optax rows"
+    )
     check.set_defaults(func=cmd_check)
 
     tr = sub.add_parser("train", help="train an MLP on a bundled data set")
@@ -340,6 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default="runs/train")
     tr.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     tr.set_defaults(func=cmd_train)
+
+    dg = sub.add_parser(
+        "diagnose",
+        help="vanishing/exploding-gradient study: Markdown report and PNG figures",
+    )
+    dg.add_argument("--quick", action="store_true", help="a small grid (seconds)")
+    dg.add_argument("--out", default="runs/diagnose", help="output directory")
+    dg.set_defaults(func=cmd_diagnose)
     return parser
 
 

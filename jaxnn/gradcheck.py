@@ -76,7 +76,12 @@ def relative_error(a: PyTree, b: PyTree) -> float:
       ValueError: the trees differ in structure or a leaf's shape.
     """
     la, lb = _leaves_checked(a, b)
-    diff = np.sqrt(sum(_norm(np.subtract(x, y, dtype=np.float64)) ** 2 for x, y in zip(la, lb, strict=True)))
+    diff = np.sqrt(
+        sum(
+            _norm(np.subtract(x, y, dtype=np.float64)) ** 2
+            for x, y in zip(la, lb, strict=True)
+        )
+    )
     na = np.sqrt(sum(_norm(x) ** 2 for x in la))
     nb = np.sqrt(sum(_norm(y) ** 2 for y in lb))
     return float(diff / max(na, nb, np.finfo(np.float64).tiny))
@@ -128,7 +133,9 @@ class Report(NamedTuple):
 
     def __str__(self) -> str:
         status = "PASS" if self.passed else "FAIL"
-        parts = [f"{k} {v:.2e} (rtol {self.rtol[k]:.0e})" for k, v in self.errors.items()]
+        parts = [
+            f"{k} {v:.2e} (rtol {self.rtol[k]:.0e})" for k, v in self.errors.items()
+        ]
         text = f"{status} {self.name}: " + "; ".join(parts)
         text += f"; worst leaf {self.worst_leaf}"
         return text + "".join(f"\n  problem: {p}" for p in self.problems)
@@ -145,7 +152,8 @@ def _compare(got: PyTree, want: PyTree, got_name: str, want_name: str, args=()):
         problems.append(f"tree structure: {got_name} {tg} vs {want_name} {tw}")
         return float("inf"), "<root>", problems
     paths = [
-        _name_args(path_str(p), args) for p, _ in jax.tree_util.tree_leaves_with_path(want)
+        _name_args(path_str(p), args)
+        for p, _ in jax.tree_util.tree_leaves_with_path(want)
     ]
     lg, lw = jax.tree.leaves(got), jax.tree.leaves(want)
     for path, g, w in zip(paths, lg, lw, strict=True):
@@ -166,7 +174,8 @@ def _compare(got: PyTree, want: PyTree, got_name: str, want_name: str, args=()):
         np.finfo(np.float64).tiny,
     )
     contributions = [
-        _norm(np.subtract(g, w, dtype=np.float64)) / scale for g, w in zip(lg, lw, strict=True)
+        _norm(np.subtract(g, w, dtype=np.float64)) / scale
+        for g, w in zip(lg, lw, strict=True)
     ]
     if not contributions:
         return 0.0, "<root>", problems
@@ -203,7 +212,14 @@ def check_grads(
     want = numerical_grad(f, params, eps=eps)
     error, worst, problems = _compare(got, want, "grad_fn", "finite differences")
     key = "grad vs finite differences"
-    report = Report(name, error <= rtol and not problems, {key: error}, {key: rtol}, worst, tuple(problems))
+    report = Report(
+        name,
+        error <= rtol and not problems,
+        {key: error},
+        {key: rtol},
+        worst,
+        tuple(problems),
+    )
     if raise_on_fail and not report.passed:
         raise AssertionError(str(report))
     return report
@@ -260,22 +276,23 @@ def check_layer(
         raise ValueError(f"dtype must be float32 or float64; got dtype={dtype.name}.")
     rtol = RTOL_VJP[dtype.name] if rtol is None else rtol
     key = jax.random.key(0) if key is None else key
-    k_init, k_x, k_dy, k_fwd = jax.random.split(key, 4)
+    k_init, k_x, k_fwd = jax.random.split(key, 3)
 
     _, params, state = layer.init(k_init, tuple(input_shape))
     params, state = tree_cast(params, dtype), tree_cast(state, dtype)
-    x = jax.random.normal(k_x, (batch, *input_shape), dtype)
+    # Test inputs come from numpy's generator, seeded by the key: a jax.random draw
+    # inside a new jitted function costs a second of XLA compilation on CPU.
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(k_x)).tolist())
+    x = jnp.asarray(rng.standard_normal((batch, *input_shape)), dtype)
     fwd_key = k_fwd if train else None
-
     with_fd = finite_differences and dtype == jnp.float64
+    output = lambda p, x: layer.forward(p, state, x, train=train, key=fwd_key)[0]
+    y_shape = jax.eval_shape(output, params, x).shape
+    dy = jnp.asarray(rng.standard_normal(y_shape), dtype)
 
     @jax.jit  # one compile for the whole comparison
-    def gradients(params, state, x):
-        def output(p, x):
-            return layer.forward(p, state, x, train=train, key=fwd_key)[0]
-
-        y, _, cache = layer.forward(params, state, x, train=train, key=fwd_key)
-        dy = jax.random.normal(k_dy, y.shape, dtype)
+    def gradients(params, state, x, dy):
+        _, _, cache = layer.forward(params, state, x, train=train, key=fwd_key)
         manual = layer.backward(cache, dy)
         auto = jax.vjp(output, params, x)[1](dy)
         numeric = None
@@ -284,9 +301,11 @@ def check_layer(
             numeric = numerical_grad(inner, (params, x))
         return manual, auto, numeric
 
-    manual, auto, numeric = gradients(params, state, x)
+    manual, auto, numeric = gradients(params, state, x, dy)
     errors, rtols = {}, {}
-    err, worst, problems = _compare(manual, auto, "backward", "jax.vjp", ("params", "x"))
+    err, worst, problems = _compare(
+        manual, auto, "backward", "jax.vjp", ("params", "x")
+    )
     errors["backward vs vjp"], rtols["backward vs vjp"] = err, rtol
     if with_fd:
         err_fd, worst_fd, probs = _compare(

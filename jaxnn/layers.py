@@ -191,7 +191,11 @@ def prelu(init_alpha: float = 0.25) -> Layer:
     def init(key, input_shape):
         del key
         d = _positive_int("input_shape[-1]", input_shape[-1])
-        return tuple(input_shape), PReLUParams(jnp.full((d,), init_alpha, jnp.float32)), ()
+        return (
+            tuple(input_shape),
+            PReLUParams(jnp.full((d,), init_alpha, jnp.float32)),
+            (),
+        )
 
     def forward(params: PReLUParams, state, x, *, train=False, key=None):
         del train, key
@@ -262,10 +266,18 @@ def batch_norm(
     def init(key, input_shape):
         del key
         d = _positive_int("input_shape[-1]", input_shape[-1])
-        params = BatchNormParams(jnp.ones((d,), jnp.float32), jnp.zeros((d,), jnp.float32))
-        return tuple(input_shape), params, BatchNormState(jnp.zeros((d,), jnp.float32), jnp.ones((d,), jnp.float32))
+        params = BatchNormParams(
+            jnp.ones((d,), jnp.float32), jnp.zeros((d,), jnp.float32)
+        )
+        return (
+            tuple(input_shape),
+            params,
+            BatchNormState(jnp.zeros((d,), jnp.float32), jnp.ones((d,), jnp.float32)),
+        )
 
-    def forward(params: BatchNormParams, state: BatchNormState, x, *, train=False, key=None):
+    def forward(
+        params: BatchNormParams, state: BatchNormState, x, *, train=False, key=None
+    ):
         del key
         _check_width("batch_norm", x, params.gamma.shape[0])
         axes = _batch_axes(x)

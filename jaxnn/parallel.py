@@ -35,7 +35,9 @@ def mesh(num_devices: int | None = None) -> Mesh:
             f"num_devices must be an int in [1, {len(devices)}] (the devices jax "
             f"sees: {jax.default_backend()}); got num_devices={num_devices!r}."
         )
-    return jax.make_mesh((n,), (AXIS,), axis_types=(AxisType.Auto,), devices=devices[:n])
+    return jax.make_mesh(
+        (n,), (AXIS,), axis_types=(AxisType.Auto,), devices=devices[:n]
+    )
 
 
 def placer(m: Mesh, batch_size: int) -> Callable:

@@ -1,14 +1,40 @@
 """Matplotlib figures (headless ``Agg`` backend): training curves and diagnostics.
 
-Every function draws one figure, saves it to ``path`` as PNG and returns the path.
+Every function draws one figure, saves it to ``path`` as PNG (creating the parent
+directory) and returns the path as a ``pathlib.Path``. Inputs are plain Python or NumPy
+data (``jax.Array`` works too); nothing here is traced.
+
+- ``training_curves``: loss and test metric per epoch.
+- ``grad_norms``: gradient norm per layer, log scale, one line per network.
+- ``activation_stats``: per-layer activation statistics, one panel per statistic.
+- ``activation_functions``: each activation and its derivative.
+- ``optimizer_trajectories``: optimizer paths over the contour plot of a 2-D loss.
+- ``ratio_heatmap``: log10 of a positive quantity over a grid (gradient-norm ratios).
+- ``curves`` and ``curve_grid``: labelled lines, in one panel or a grid of panels.
+- ``bars``: one bar per label.
 """
 
+import math
 import pathlib
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = [
+    "activation_functions",
+    "activation_stats",
+    "bars",
+    "curve_grid",
+    "curves",
+    "grad_norms",
+    "optimizer_trajectories",
+    "ratio_heatmap",
+    "training_curves",
+]
 
 
 def _save(fig, path) -> pathlib.Path:
@@ -20,15 +46,25 @@ def _save(fig, path) -> pathlib.Path:
     return path
 
 
+def _array(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)
+
+
 def training_curves(history: list[dict], path, title: str = "training") -> pathlib.Path:
     """Loss per epoch (train and test) and the test metric(s) per epoch."""
     epochs = [r["epoch"] for r in history]
     metric_keys = [
-        k for k in ("test_accuracy", "test_label_accuracy", "test_r2") if history and k in history[0]
+        k
+        for k in ("test_accuracy", "test_label_accuracy", "test_r2")
+        if history and k in history[0]
     ]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    axes[0].plot(epochs, [r["train_loss"] for r in history], marker="o", label="train loss")
-    axes[0].plot(epochs, [r["test_loss"] for r in history], marker="o", label="test loss")
+    axes[0].plot(
+        epochs, [r["train_loss"] for r in history], marker="o", label="train loss"
+    )
+    axes[0].plot(
+        epochs, [r["test_loss"] for r in history], marker="o", label="test loss"
+    )
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("loss")
     axes[0].set_yscale("log")
@@ -40,3 +76,377 @@ def training_curves(history: list[dict], path, title: str = "training") -> pathl
     axes[1].legend()
     fig.suptitle(title)
     return _save(fig, path)
+
+
+# ### lines ##########################################################################
+
+
+def _draw_lines(ax, series, *, xlabel, ylabel, title, logx, logy, reference=None):
+    """Draw ``label -> (x, y)`` lines into ``ax``."""
+    for label, (x, y) in series.items():
+        y = _array(y)
+        if logy:  # non-positive and non-finite values cannot be drawn on a log axis
+            y = np.where(np.isfinite(y) & (y > 0), y, np.nan)
+        ax.plot(_array(x), y, marker="o", markersize=3, label=label)
+    if reference is not None:
+        ref_label, (x, y) = reference
+        ax.plot(_array(x), _array(y), "k--", linewidth=1, label=ref_label)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    if series or reference is not None:
+        ax.legend(fontsize=7)
+
+
+def curves(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path,
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    logx: bool = False,
+    logy: bool = False,
+    reference: tuple[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+) -> pathlib.Path:
+    """Labelled lines ``label -> (x, y)`` in one panel.
+
+    Args:
+      series: one ``(x, y)`` pair per label.
+      path: the PNG to write.
+      xlabel: x-axis label.
+      ylabel: y-axis label.
+      title: figure title.
+      logx: logarithmic x axis.
+      logy: logarithmic y axis (non-positive or non-finite points are left out).
+      reference: an optional ``(label, (x, y))`` drawn as a dashed black line.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _draw_lines(
+        ax,
+        series,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        title=title,
+        logx=logx,
+        logy=logy,
+        reference=reference,
+    )
+    return _save(fig, path)
+
+
+def curve_grid(
+    panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
+    path,
+    *,
+    ncols: int = 3,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    logx: bool = False,
+    logy: bool = False,
+    reference: tuple[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+) -> pathlib.Path:
+    """A grid of panels, each like ``curves``: ``panel title -> label -> (x, y)``.
+
+    With ``logy`` all panels share the y range, so they can be compared by eye.
+    """
+    n = max(len(panels), 1)
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(4.2 * ncols, 3.4 * nrows),
+        squeeze=False,
+        sharey=logy,
+    )
+    flat = axes.ravel()
+    for k, (ax, (panel, series)) in enumerate(zip(flat, panels.items(), strict=False)):
+        _draw_lines(
+            ax,
+            series,
+            xlabel=xlabel,
+            ylabel=ylabel if k % ncols == 0 or not logy else "",
+            title=panel,
+            logx=logx,
+            logy=logy,
+            reference=reference,
+        )
+    for ax in flat[len(panels) :]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def grad_norms(
+    norms: Mapping[str, Sequence[float]],
+    path,
+    *,
+    title: str = "gradient norm per layer",
+    ylabel: str = "‖∂L/∂W_l‖ (Frobenius)",
+) -> pathlib.Path:
+    """Gradient norm per layer on a log scale, one line per network.
+
+    Args:
+      norms: ``label -> per-layer norms`` (``diagnostics.layer_grad_norms``), first
+        layer first.
+      path: the PNG to write.
+      title: figure title.
+      ylabel: y-axis label.
+    """
+    series = {k: (np.arange(1, len(v) + 1), v) for k, v in norms.items()}
+    return curves(
+        series, path, xlabel="layer (1 = first)", ylabel=ylabel, title=title, logy=True
+    )
+
+
+def activation_stats(
+    stats: Mapping[str, Mapping[str, Sequence[float]]],
+    path,
+    *,
+    title: str = "activation statistics per layer",
+    logy: Sequence[str] = (),
+) -> pathlib.Path:
+    """Per-layer activation statistics: one panel per statistic, one line per network.
+
+    Args:
+      stats: ``label -> {statistic name -> per-layer values}``, e.g. ``{"tanh, N(0,1)":
+        {"std": ..., "saturation": ...}}`` from ``diagnostics.activation_stats`` and
+        ``diagnostics.saturation_fraction``.
+      path: the PNG to write.
+      title: figure title.
+      logy: the statistics to draw on a log scale.
+    """
+    names = list(dict.fromkeys(k for per in stats.values() for k in per))
+    panels = {}
+    for name in names:
+        panels[name] = {
+            label: (np.arange(1, len(per[name]) + 1), per[name])
+            for label, per in stats.items()
+            if name in per
+        }
+    n = max(len(names), 1)
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 3.8), squeeze=False)
+    for ax, (name, series) in zip(axes[0], panels.items(), strict=False):
+        _draw_lines(
+            ax,
+            series,
+            xlabel="layer (1 = first)",
+            ylabel=name,
+            title=name,
+            logx=False,
+            logy=name in logy,
+        )
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def bars(
+    values: Mapping[str, float],
+    path,
+    *,
+    ylabel: str = "",
+    title: str = "",
+    logy: bool = False,
+) -> pathlib.Path:
+    """One bar per label, its value written above it."""
+    labels = list(values)
+    heights = _array([values[k] for k in labels])
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(labels) + 1.5), 4))
+    ax.bar(range(len(labels)), np.where(np.isfinite(heights), heights, 0.0))
+    for i, h in enumerate(heights):
+        ax.annotate(
+            f"{h:.3g}",
+            (i, h if np.isfinite(h) else 0.0),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+# ### activation functions ###########################################################
+
+
+def activation_functions(
+    names: Sequence[str],
+    path,
+    *,
+    z_range: tuple[float, float] = (-5.0, 5.0),
+    num: int = 401,
+    ncols: int = 4,
+) -> pathlib.Path:
+    """Each activation ``f(z)`` and its derivative ``f'(z)``, one panel per activation.
+
+    The derivative is the activation's hand-written backward rule applied to
+    ``dy = 1`` (``Activation.backward(z, f(z), 1)``); softmax is drawn for the
+    two-class logits ``(z, 0)``, whose first output is ``σ(z)``.
+    """
+    import jax.numpy as jnp
+
+    from jaxnn import activations
+
+    z = jnp.linspace(z_range[0], z_range[1], num, dtype=jnp.float32)
+    n = max(len(names), 1)
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False
+    )
+    flat = axes.ravel()
+    for ax, name in zip(flat, names, strict=False):
+        act = activations.get(name)
+        if name == "softmax":
+            logits = jnp.stack([z, jnp.zeros_like(z)], axis=-1)
+            y2 = act.forward(logits)
+            dy = jnp.stack([jnp.ones_like(z), jnp.zeros_like(z)], axis=-1)
+            y, dz = y2[:, 0], act.backward(logits, y2, dy)[:, 0]
+        else:
+            y = act.forward(z)
+            dz = act.backward(z, y, jnp.ones_like(z))
+        ax.plot(np.asarray(z), np.asarray(y), label=f"{name}(z)")
+        ax.plot(np.asarray(z), np.asarray(dz), "--", label=f"{name}'(z)")
+        ax.axhline(0.0, color="grey", linewidth=0.5)
+        ax.axvline(0.0, color="grey", linewidth=0.5)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("z")
+        ax.legend(fontsize=7)
+    for ax in flat[len(names) :]:
+        ax.axis("off")
+    fig.suptitle("activation functions (solid) and their derivatives (dashed)")
+    return _save(fig, path)
+
+
+# ### optimizer trajectories #########################################################
+
+
+def optimizer_trajectories(
+    loss: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    trajectories: Mapping[str, Sequence[Sequence[float]]],
+    path,
+    *,
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    levels: int | Sequence[float] = 20,
+    title: str = "optimizer trajectories",
+    log_levels: bool = True,
+) -> pathlib.Path:
+    """Optimizer paths over the contour plot of a two-parameter loss.
+
+    Args:
+      loss: ``loss(x, y)`` evaluated element-wise on NumPy grids.
+      trajectories: ``label -> (steps, 2)`` array of parameter points.
+      path: the PNG to write.
+      xlim: x range of the contour plot.
+      ylim: y range of the contour plot.
+      levels: number of contour levels, or the levels.
+      title: figure title.
+      log_levels: space the contour levels logarithmically (for a positive loss).
+    """
+    gx, gy = np.meshgrid(np.linspace(*xlim, 300), np.linspace(*ylim, 300))
+    gz = _array(loss(gx, gy))
+    if log_levels and isinstance(levels, int):
+        positive = gz[gz > 0]
+        lo, hi = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+        levels = np.geomspace(lo, hi, levels)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    ax.contour(gx, gy, gz, levels=levels, cmap="Greys", linewidths=0.7)
+    for label, points in trajectories.items():
+        pts = _array(points)
+        ax.plot(
+            pts[:, 0], pts[:, 1], marker=".", markersize=3, linewidth=1, label=label
+        )
+    first = next(iter(trajectories.values()), None)
+    if first is not None:
+        start = _array(first)[0]
+        ax.plot(*start, "k*", markersize=12, label="start")
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel("θ₁")
+    ax.set_ylabel("θ₂")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+# ### heatmap ########################################################################
+
+
+def ratio_heatmap(
+    panels: Mapping[str, Sequence[Sequence[float]]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    path,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    cbar_label: str = "log₁₀ ratio",
+    annotate: bool | None = None,
+) -> pathlib.Path:
+    """``log₁₀`` of positive values over a grid, one panel per key of ``panels``.
+
+    The colour map is diverging and centred at 0 (a ratio of 1): blue below, red
+    above. Non-finite or non-positive cells are grey.
+
+    Args:
+      panels: ``panel title -> (rows, cols)`` array of positive values.
+      row_labels: one label per row.
+      col_labels: one label per column.
+      path: the PNG to write.
+      title: figure title.
+      xlabel: x-axis label.
+      cbar_label: colour-bar label.
+      annotate: write the exponent in every cell; default when a panel has ≤ 200
+        cells.
+    """
+    logs = {}
+    for name, values in panels.items():
+        v = _array(values)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs[name] = np.where(np.isfinite(v) & (v > 0), np.log10(v), np.nan)
+    finite = [np.abs(a[np.isfinite(a)]) for a in logs.values()]
+    finite = np.concatenate(finite) if finite else np.zeros(0)
+    span = max(float(finite.max()) if finite.size else 1.0, 1.0)
+    n = max(len(panels), 1)
+    fig, axes = plt.subplots(
+        1,
+        n,
+        figsize=(1.2 + (0.45 * len(col_labels) + 1.0) * n, 1.5 + 0.3 * len(row_labels)),
+        squeeze=False,
+    )
+    cmap = matplotlib.colormaps["RdBu_r"].copy()
+    cmap.set_bad("lightgrey")
+    image = None
+    for i, (ax, (name, a)) in enumerate(zip(axes[0], logs.items(), strict=False)):
+        image = ax.imshow(
+            np.ma.masked_invalid(a), cmap=cmap, vmin=-span, vmax=span, aspect="auto"
+        )
+        ax.set_xticks(range(len(col_labels)), col_labels, fontsize=7)
+        ax.set_yticks(range(len(row_labels)), row_labels if i == 0 else [], fontsize=7)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(xlabel)
+        if annotate if annotate is not None else a.size <= 200:
+            for (r, c), value in np.ndenumerate(a):
+                text = "—" if not np.isfinite(value) else str(round(value))
+                ax.text(c, r, text, ha="center", va="center", fontsize=6)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes[0]), label=cbar_label, shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path

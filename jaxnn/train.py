@@ -60,16 +60,24 @@ def _value_and_grad(model: Layer, loss, backward: str):
 
 
 def init_state(
-    model: Layer, optimizer, key: PRNGKey, input_shape: tuple[int, ...], dtype=jnp.float32
+    model: Layer,
+    optimizer,
+    key: PRNGKey,
+    input_shape: tuple[int, ...],
+    dtype=jnp.float32,
 ) -> TrainState:
     """Initialise parameters (cast to ``dtype``), model state and optimizer state."""
     k_init, k_train = jax.random.split(key)
     _, params, model_state = model.init(k_init, tuple(input_shape))
     params, model_state = tree_cast(params, dtype), tree_cast(model_state, dtype)
-    return TrainState(params, model_state, optimizer.init(params), jnp.zeros([], jnp.int32), k_train)
+    return TrainState(
+        params, model_state, optimizer.init(params), jnp.zeros([], jnp.int32), k_train
+    )
 
 
-def make_train_step(model: Layer, loss, optimizer, *, backward: str = "manual") -> Callable:
+def make_train_step(
+    model: Layer, loss, optimizer, *, backward: str = "manual"
+) -> Callable:
     """A jitted ``train_step(state, x, y) -> (new_state, StepMetrics)``.
 
     Args:
@@ -95,7 +103,9 @@ def make_train_step(model: Layer, loss, optimizer, *, backward: str = "manual") 
 
 
 @functools.lru_cache(maxsize=32)  # same model, loss and optimizer: no recompilation
-def make_epoch(model: Layer, loss, optimizer, *, batch_size: int, backward: str = "manual"):
+def make_epoch(
+    model: Layer, loss, optimizer, *, batch_size: int, backward: str = "manual"
+):
     """Build ``epoch(state, x, y) -> (state, StepMetrics per step, first_bad)``.
 
     The epoch is two jitted calls: a shuffle into ``(num_batches, batch_size, ...)``
@@ -140,7 +150,9 @@ def make_epoch(model: Layer, loss, optimizer, *, batch_size: int, backward: str 
 
 @functools.lru_cache(maxsize=64)
 def _jitted_predict(model: Layer) -> Callable:
-    return jax.jit(lambda params, model_state, x: model.forward(params, model_state, x)[0])
+    return jax.jit(
+        lambda params, model_state, x: model.forward(params, model_state, x)[0]
+    )
 
 
 def predict(model: Layer, params, model_state, x) -> Array:
@@ -172,7 +184,9 @@ def metrics_for(task: str, logits: Array, y: Array) -> dict[str, Any]:
     raise ValueError(f"unknown task {task!r}; expected one of {tuple(data.HEADS)}.")
 
 
-def evaluate(model: Layer, loss, task: str, params, model_state, x, y) -> dict[str, Any]:
+def evaluate(
+    model: Layer, loss, task: str, params, model_state, x, y
+) -> dict[str, Any]:
     """Loss and task metric of the model (evaluation mode) on ``(x, y)``."""
     loss = backprop._loss(loss)
     logits = predict(model, params, model_state, x)
@@ -209,7 +223,11 @@ def _diagnose(epoch_fn, state: TrainState, xb, yb, index: int) -> NonFiniteError
     step = int(state.step) + 1
     leaves = diagnostics.locate_nonfinite(new.params)
     leaf = leaves[0] if leaves else None
-    where = f"first non-finite parameter leaf: params{leaf}" if leaf else "parameters still finite"
+    where = (
+        f"first non-finite parameter leaf: params{leaf}"
+        if leaf
+        else "parameters still finite"
+    )
     message = (
         f"training stopped at step {step}: loss={float(metrics.loss):.4g}, gradient "
         f"norm={float(metrics.grad_norm):.4g} — {where}. The state before this step "
@@ -264,19 +282,27 @@ def fit(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int ≥ 0; got epochs={epochs!r}.")
     n_train = dataset.x_train.shape[0]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n_train:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= n_train
+    ):
         raise ValueError(
             f"batch_size must be an int in [1, {n_train}] (the training set size); "
             f"got batch_size={batch_size!r}."
         )
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs a checkpoint_dir.")
-    state = init_state(run.model, optimizer, jax.random.key(seed), (dataset.num_features,), dtype)
+    state = init_state(
+        run.model, optimizer, jax.random.key(seed), (dataset.num_features,), dtype
+    )
     start = 0
     if resume and checkpoint.latest_step(checkpoint_dir) is not None:
         state, meta = checkpoint.restore(checkpoint_dir, state)
         start = int(meta["epoch"])
-    epoch_fn = make_epoch(run.model, run.loss, optimizer, batch_size=batch_size, backward=backward)
+    epoch_fn = make_epoch(
+        run.model, run.loss, optimizer, batch_size=batch_size, backward=backward
+    )
     history = []
     for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
@@ -291,12 +317,22 @@ def fit(
             "train_loss": float(np.mean(metrics.loss)),
             "grad_norm": float(np.mean(metrics.grad_norm)),
         }
-        test = evaluate(run.model, run.loss, run.task, state.params, state.model_state, dataset.x_test, dataset.y_test)
+        test = evaluate(
+            run.model,
+            run.loss,
+            run.task,
+            state.params,
+            state.model_state,
+            dataset.x_test,
+            dataset.y_test,
+        )
         record.update({f"test_{k}": v for k, v in test.items()})
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         if checkpoint_dir is not None:
-            checkpoint.save(checkpoint_dir, epoch, state, keep=keep, metadata={"epoch": epoch})
+            checkpoint.save(
+                checkpoint_dir, epoch, state, keep=keep, metadata={"epoch": epoch}
+            )
         if on_epoch is not None:
             on_epoch(record)
     return state, history

@@ -47,7 +47,8 @@ def pairwise(factors: dict) -> list[dict]:
             case[name] = max(
                 factors[name],
                 key=lambda v: sum(
-                    (n, case[n], name, v) in uncovered or (name, v, n, case[n]) in uncovered
+                    (n, case[n], name, v) in uncovered
+                    or (name, v, n, case[n]) in uncovered
                     for n in case
                 ),
             )
@@ -138,7 +139,9 @@ def test_mlp_manual_equals_autodiff_and_finite_differences(case):
 
     out, fd = gradients(problems[jnp.float64][2], problems[jnp.float32][2])
     for dtype, rtol in ((jnp.float64, 1e-12), (jnp.float32, 1e-5)):
-        ((value, new_state), manual), ((value_ad, state_ad), auto) = out[jnp.dtype(dtype).name]
+        ((value, new_state), manual), ((value_ad, state_ad), auto) = out[
+            jnp.dtype(dtype).name
+        ]
         _assert_same_tree(manual, auto)
         assert jax.tree.leaves(manual)[0].dtype == dtype
         assert gradcheck.relative_error(manual, auto) <= rtol
@@ -147,8 +150,14 @@ def test_mlp_manual_equals_autodiff_and_finite_differences(case):
     assert gradcheck.relative_error(out["float64"][0][1], fd) <= 1e-6
 
 
-MODEL_FOR_JIT = {"depth": 3, "activation": "tanh", "pairing": PAIRINGS[4],
-                 "batch_norm": True, "residual": True, "dropout": True}
+MODEL_FOR_JIT = {
+    "depth": 3,
+    "activation": "tanh",
+    "pairing": PAIRINGS[4],
+    "batch_norm": True,
+    "residual": True,
+    "dropout": True,
+}
 
 
 def test_manual_under_jit_equals_eager():
@@ -172,13 +181,18 @@ def test_per_example_gradients_with_vmap(dtype):
 
     def auto(xi, yi):
         loss = losses.get(loss_name)
-        return jax.grad(lambda p: loss.forward(model.forward(p, state, xi[None])[0], yi[None]))(params)
+        return jax.grad(
+            lambda p: loss.forward(model.forward(p, state, xi[None])[0], yi[None])
+        )(params)
 
     per_example = jax.vmap(manual)(x, y)
     expected = jax.vmap(auto)(x, y)
     _assert_same_tree(per_example, expected)
     assert jax.tree.leaves(per_example)[0].shape[0] == x.shape[0]
-    assert gradcheck.relative_error(per_example, expected) <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+    assert (
+        gradcheck.relative_error(per_example, expected)
+        <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+    )
 
 
 @pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
@@ -195,7 +209,10 @@ def test_custom_vjp_makes_jax_grad_use_the_manual_rules(dtype):
     got = jax.jit(jax.grad(objective))(params)
     _, manual = backprop.value_and_grad(model, loss_name)(params, state, x, y, key=key)
     _assert_same_tree(got, manual)
-    assert gradcheck.relative_error(got, manual) <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+    assert (
+        gradcheck.relative_error(got, manual)
+        <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+    )
 
 
 def test_custom_vjp_uses_the_layers_backward_not_autodiff():
@@ -203,7 +220,11 @@ def test_custom_vjp_uses_the_layers_backward_not_autodiff():
     from jaxnn import layers as L
 
     inner = L.dense(2)
-    doubled = L.Layer(inner.init, inner.forward, lambda c, dy: jax.tree.map(lambda a: 2 * a, inner.backward(c, dy)))
+    doubled = L.Layer(
+        inner.init,
+        inner.forward,
+        lambda c, dy: jax.tree.map(lambda a: 2 * a, inner.backward(c, dy)),
+    )
     _, params, state = doubled.init(jax.random.key(0), (3,))
     params = tree_cast(params, jnp.float64)
     x = jnp.ones((2, 3), jnp.float64)
@@ -248,11 +269,18 @@ def test_two_layer_sigmoid_matches_the_modules_formulas():
     W1, b1 = np.asarray(d1.w).T, np.asarray(d1.b)[:, None]
     W2, b2 = np.asarray(d2.w).T, np.asarray(d2.b)[:, None]
     per_example = [
-        _seed_gradients(W1, b1, W2, b2, np.asarray(xi)[:, None], np.asarray(yi)[:, None])
+        _seed_gradients(
+            W1, b1, W2, b2, np.asarray(xi)[:, None], np.asarray(yi)[:, None]
+        )
         for xi, yi in zip(x, y, strict=True)
     ]
     dW1, db1, dW2, db2 = (np.mean(g, axis=0) for g in zip(*per_example, strict=True))
-    seed = (manual[0]._replace(w=dW1.T, b=db1), (), manual[2]._replace(w=dW2.T, b=db2), ())
+    seed = (
+        manual[0]._replace(w=dW1.T, b=db1),
+        (),
+        manual[2]._replace(w=dW2.T, b=db2),
+        (),
+    )
     assert gradcheck.relative_error(seed, manual) <= 1e-12
     assert gradcheck.relative_error(seed, auto) <= 1e-12
 
@@ -266,13 +294,17 @@ def test_two_layer_sigmoid_matches_the_modules_formulas():
 
 
 def test_mlp_rejects_bad_configuration():
-    with pytest.raises(ValueError, match=r"sizes\[1\] must be a positive int; got sizes\[1\]=0"):
+    with pytest.raises(
+        ValueError, match=r"sizes\[1\] must be a positive int; got sizes\[1\]=0"
+    ):
         models.mlp([8, 0, 3])
     with pytest.raises(ValueError, match="sizes must list"):
         models.mlp([])
     with pytest.raises(ValueError, match="swish"):
         models.mlp([3], activation="swish")
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\); got dropout=1.0"):
+    with pytest.raises(
+        ValueError, match=r"dropout must be in \[0, 1\); got dropout=1.0"
+    ):
         models.mlp([3], dropout=1.0)
 
 
@@ -280,4 +312,6 @@ def test_mlp_rejects_mismatched_input_width():
     model = models.mlp([4, 2])
     _, params, state = model.init(jax.random.key(0), (3,))
     with pytest.raises(ValueError, match=r"width\) 3.*x\.shape=\(5, 7\)"):
-        backprop.value_and_grad(model, "mse")(params, state, jnp.ones((5, 7)), jnp.ones((5, 2)))
+        backprop.value_and_grad(model, "mse")(
+            params, state, jnp.ones((5, 7)), jnp.ones((5, 2))
+        )

@@ -32,7 +32,7 @@ def grads_tree(key, dtype):
 
 
 # max_norm and max_delta are traced arguments, so each function compiles once per
-# dtype for every threshold tried (the builders skip checks on traced values).
+# dtype for every threshold tried (builders leave traced values unchecked).
 @jax.jit
 def clip_norm_both(grads, max_norm):
     ours = optim.clip_by_global_norm(max_norm)

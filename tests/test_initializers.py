@@ -2,7 +2,8 @@
 
 All random draws use the two shapes below, so the random kernels (slow to compile)
 compile once per (shape, dtype) and are shared by every initializer and by jax's
-references; the convolution shape is drawn in float64 only.
+references. The convolution shape (the receptive-field fans, computed by the same code
+for every fan-based initializer) is drawn in float64 with the uniform kernel only.
 """
 
 import math
@@ -32,7 +33,7 @@ STATS = [
     ("he_normal", {}, DENSE, "normal", lambda i, o: 2 / i),
     ("he_uniform", {}, DENSE, "uniform", lambda i, o: 2 / i),
     ("lecun_normal", {}, DENSE, "normal", lambda i, o: 1 / i),
-    ("xavier_normal", {}, CONV, "normal", lambda i, o: 2 / (i + o)),
+    ("xavier_uniform", {}, CONV, "uniform", lambda i, o: 2 / (i + o)),
     ("he_uniform", {}, CONV, "uniform", lambda i, o: 2 / i),
 ]
 KURTOSIS = {"normal": 3.0, "uniform": 9 / 5, "uniform+": 9 / 5}  # E[(x − μ)⁴] / σ⁴
@@ -112,7 +113,7 @@ REF_PARAMS = [
         name, hparams, ref, shape, dtype, id=case_id(name, hparams, shape, dtype)
     )
     for name, hparams, ref in JAX_REFERENCES
-    for shape in ([DENSE] if name in ("normal", "uniform") else [DENSE, CONV])
+    for shape in ([DENSE, CONV] if name.endswith("_uniform") else [DENSE])
     for dtype in dtypes_for(shape)
 ]
 
@@ -190,6 +191,11 @@ BAD = [
     ),
     (lambda: initializers.get("constant"), TypeError, "'constant'.*takes value"),
     (lambda: initializers.get("he_normal", mode="fan_out"), TypeError, "mode"),
+    (
+        lambda: initializers.get(initializers.zeros(), value=1.0),
+        TypeError,
+        r"existing init function; got \['value'\]",
+    ),
     (lambda: initializers.normal(-1.0), ValueError, "stddev=-1.0"),
     (lambda: initializers.uniform(math.inf), ValueError, "scale=inf"),
     (lambda: initializers.normal("1"), TypeError, "stddev='1'"),

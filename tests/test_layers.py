@@ -16,7 +16,9 @@ LAYERS = {
     "dense_no_bias": lambda: L.dense(3, use_bias=False),
     "prelu": lambda: L.prelu(),
     "batch_norm": lambda: L.batch_norm(),
-    "batch_norm_unbiased": lambda: L.batch_norm(momentum=0.5, unbiased_running_var=True),
+    "batch_norm_unbiased": lambda: L.batch_norm(
+        momentum=0.5, unbiased_running_var=True
+    ),
     "dropout": lambda: L.dropout(0.3),
     "serial": lambda: L.serial(L.dense(6), L.activation("tanh"), L.dense(2)),
     "residual": lambda: L.residual(L.serial(L.dense(5), L.activation("elu"))),
@@ -32,7 +34,9 @@ CASES_F64 = [(n, True) for n in sorted(LAYERS)] + [
 @pytest.mark.parametrize(("name", "train"), CASES_F64)
 def test_check_layer_float64(name, train):
     """float64: backward == jax.vjp to 1e-12 and == finite differences to 1e-6."""
-    report = gradcheck.check_layer(LAYERS[name](), (5,), batch=6, dtype=jnp.float64, train=train)
+    report = gradcheck.check_layer(
+        LAYERS[name](), (5,), batch=6, dtype=jnp.float64, train=train
+    )
     assert report.passed
     assert report.errors["backward vs vjp"] <= 1e-12
     assert report.errors["backward vs finite differences"] <= 1e-6
@@ -57,7 +61,9 @@ def _run(layer, dtype, *, train=True, batch=6, width=5):
     return params, state, x, y, new_state, cache, dy
 
 
-@pytest.mark.parametrize("name", ["dense", "batch_norm", "dropout", "residual", "prelu"])
+@pytest.mark.parametrize(
+    "name", ["dense", "batch_norm", "dropout", "residual", "prelu"]
+)
 def test_backward_under_jit_equals_eager(name):
     """float64: jax.jit(backward) gives the eager result."""
     layer = LAYERS[name]()
@@ -96,7 +102,9 @@ def test_batch_norm_running_statistics():
     params, state, x, y, new_state, *_ = _run(layer, jnp.float64)
     n = x.shape[0]
     np.testing.assert_allclose(new_state.mean, 0.2 * x.mean(0), rtol=1e-12)
-    np.testing.assert_allclose(new_state.var, 0.8 + 0.2 * x.var(0) * n / (n - 1), rtol=1e-12)
+    np.testing.assert_allclose(
+        new_state.var, 0.8 + 0.2 * x.var(0) * n / (n - 1), rtol=1e-12
+    )
     np.testing.assert_allclose(y.mean(0), 0, atol=1e-12)
     y_eval, same_state, _ = layer.forward(params, new_state, x, train=False)
     assert same_state is new_state
@@ -155,7 +163,10 @@ def test_check_layer_reports_wrong_dtype_and_structure():
         dparams, dx = inner.backward(cache, dy)
         return (dparams.w, dparams.b), dx
 
-    for backward, pattern in ((wrong_dtype, "dtype of x"), (wrong_tree, "tree structure")):
+    for backward, pattern in (
+        (wrong_dtype, "dtype of x"),
+        (wrong_tree, "tree structure"),
+    ):
         layer = L.Layer(inner.init, inner.forward, backward)
         report = gradcheck.check_layer(layer, (4,), raise_on_fail=False)
         assert not report.passed
@@ -170,10 +181,17 @@ def test_dense_any_shape(batch, d_in, d_out):
     """float64 and float32: dense backward == jax.vjp for batch 1–9, widths 1–17."""
     for dtype in (jnp.float64, jnp.float32):
         report = gradcheck.check_layer(
-            L.dense(d_out), (d_in,), batch=batch, dtype=dtype, finite_differences=False,
+            L.dense(d_out),
+            (d_in,),
+            batch=batch,
+            dtype=dtype,
+            finite_differences=False,
             raise_on_fail=False,
         )
-        assert report.errors["backward vs vjp"] <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+        assert (
+            report.errors["backward vs vjp"]
+            <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+        )
         assert not report.problems
 
 
@@ -182,10 +200,18 @@ def test_batch_norm_any_shape(batch, width, train):
     """float64 and float32: batch_norm backward == jax.vjp for batch 2–9, widths 1–17."""
     for dtype in (jnp.float64, jnp.float32):
         report = gradcheck.check_layer(
-            L.batch_norm(), (width,), batch=batch, dtype=dtype, train=train,
-            finite_differences=False, raise_on_fail=False,
+            L.batch_norm(),
+            (width,),
+            batch=batch,
+            dtype=dtype,
+            train=train,
+            finite_differences=False,
+            raise_on_fail=False,
         )
-        assert report.errors["backward vs vjp"] <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+        assert (
+            report.errors["backward vs vjp"]
+            <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+        )
 
 
 # ### bad input ######################################################################
@@ -200,7 +226,9 @@ def test_dense_rejects_mismatched_width():
 
 @pytest.mark.parametrize("features", [0, -3, 2.5])
 def test_dense_rejects_non_positive_size(features):
-    with pytest.raises(ValueError, match=rf"features must be a positive int; got features={features}"):
+    with pytest.raises(
+        ValueError, match=rf"features must be a positive int; got features={features}"
+    ):
         L.dense(features)
 
 
@@ -222,7 +250,9 @@ def test_batch_norm_rejects_non_positive_eps(eps):
 
 
 def test_batch_norm_rejects_bad_momentum_and_tiny_batch():
-    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\]; got momentum=1.5"):
+    with pytest.raises(
+        ValueError, match=r"momentum must be in \[0, 1\]; got momentum=1.5"
+    ):
         L.batch_norm(momentum=1.5)
     layer = L.batch_norm()
     _, params, state = layer.init(jax.random.key(0), (3,))

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxnn import losses
@@ -180,6 +180,9 @@ def test_backward_jit_and_vmap_match_eager(name):
     assert rel_err(mapped[0], eager[0]) <= 1e-6 and rel_err(mapped[1], eager[1]) <= 1e-6
 
 
+# Each example is a new shape, hence a new compile (~0.3 s): 8 examples, not the
+# profile's 15, keep these tests within the suite's time budget.
+@settings(max_examples=8)
 @given(
     name=st.sampled_from(NAMES),
     batch=st.integers(1, 9),

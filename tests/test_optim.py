@@ -293,7 +293,7 @@ def test_jitted_step_compiles_once_and_inputs_are_untouched(name, getkey):
                 setattr(sub_state, field, None)
 
 
-def test_runs_inside_scan_with_state_avals_unchanged(getkey):
+def test_a_step_keeps_every_state_avals(getkey):
     """float64: every state leaf keeps its shape, dtype and weak type across a
     step, so a scan carry (and a jit cache) is stable."""
     params = normal_tree(getkey(), jnp.float64)
@@ -379,7 +379,9 @@ BAD_CONFIG = [
 
 
 @pytest.mark.parametrize(
-    ("build", "argument", "value", "valid"), BAD_CONFIG, ids=lambda x: str(x)[:30]
+    ("build", "argument", "value", "valid"),
+    BAD_CONFIG,
+    ids=[f"{a}={v}" for _, a, v, _ in BAD_CONFIG],
 )
 def test_bad_config_raises_naming_argument_value_and_range(
     build, argument, value, valid

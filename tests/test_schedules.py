@@ -239,7 +239,11 @@ BAD_SCHEDULES = [
 ]
 
 
-@pytest.mark.parametrize(("build", "argument", "value", "valid"), BAD_SCHEDULES)
+@pytest.mark.parametrize(
+    ("build", "argument", "value", "valid"),
+    BAD_SCHEDULES,
+    ids=[f"{a}={v}" for _, a, v, _ in BAD_SCHEDULES],
+)
 def test_bad_arguments_raise_naming_argument_value_and_range(
     build, argument, value, valid
 ):

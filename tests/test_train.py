@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnn import backprop, checkpoint, data, gradcheck, optim, train
+from jaxnn import backprop, checkpoint, data, optim, train
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,9 @@ from jaxnn import backprop, checkpoint, data, gradcheck, optim, train
         ("spirals", (64, 64), 5e-3, 40, "test_accuracy", 0.95),  # 2-hidden-layer ReLU
     ],
 )
-def test_fit_reaches_the_target_on_bundled_data(name, hidden, lr, epochs, metric, threshold):
+def test_fit_reaches_the_target_on_bundled_data(
+    name, hidden, lr, epochs, metric, threshold
+):
     """float32, Adam, manual backward: each task's head and metric, above its target."""
     ds = data.load(name, seed=0)
     run = train.model_for(ds, hidden=hidden, activation="relu")
@@ -41,7 +43,9 @@ def test_manual_gradient_equals_autodiff_at_every_step_of_an_epoch():
     ds = data.load("digits")
     run = train.model_for(ds, hidden=(64, 32), batch_norm=True, dropout=0.1)
     optimizer = optim.adam(1e-3)
-    state = train.init_state(run.model, optimizer, jax.random.key(0), (ds.num_features,))
+    state = train.init_state(
+        run.model, optimizer, jax.random.key(0), (ds.num_features,)
+    )
     manual = backprop.value_and_grad(run.model, run.loss)
     auto = backprop.autodiff_value_and_grad(run.model, run.loss)
     xb, yb = data.epoch_batches(jax.random.key(1), ds.x_train, ds.y_train, 64)
@@ -58,7 +62,9 @@ def test_manual_gradient_equals_autodiff_at_every_step_of_an_epoch():
             rel = jnp.sqrt(sq(diff)) / jnp.maximum(jnp.sqrt(sq(g)), jnp.sqrt(sq(g_ad)))
             updates, opt_state = optimizer.update(g, state.opt_state, state.params)
             params = optim.apply_updates(state.params, updates)
-            return train.TrainState(params, model_state, opt_state, state.step + 1, key), rel
+            return train.TrainState(
+                params, model_state, opt_state, state.step + 1, key
+            ), rel
 
         return jax.lax.scan(body, state, (xb, yb))
 
@@ -73,8 +79,13 @@ def test_manual_and_autodiff_training_agree_in_float64():
     run = train.model_for(ds, hidden=(32,), activation="tanh")
     results = {
         backward: train.fit(
-            run, ds, optim.sgd(0.05, momentum=0.9), epochs=1, batch_size=32,
-            backward=backward, dtype=jnp.float64,
+            run,
+            ds,
+            optim.sgd(0.05, momentum=0.9),
+            epochs=1,
+            batch_size=32,
+            backward=backward,
+            dtype=jnp.float64,
         )[0]
         for backward in train.BACKWARDS
     }
@@ -92,7 +103,9 @@ def test_resume_is_bit_identical(tmp_path):
     straight, _ = train.fit(run, ds, opt, epochs=3, batch_size=32)
     train.fit(run, ds, opt, epochs=2, batch_size=32, checkpoint_dir=tmp_path)
     assert checkpoint.all_steps(tmp_path) == [1, 2]
-    resumed, history = train.fit(run, ds, opt, epochs=3, batch_size=32, checkpoint_dir=tmp_path, resume=True)
+    resumed, history = train.fit(
+        run, ds, opt, epochs=3, batch_size=32, checkpoint_dir=tmp_path, resume=True
+    )
     assert [r["epoch"] for r in history] == [3]
     for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
         if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
@@ -104,9 +117,19 @@ def test_non_finite_guard_names_step_and_leaf_and_keeps_checkpoint(tmp_path):
     """float32: an absurd learning rate stops training, naming the step and the leaf."""
     ds = data.load("xor", n_samples=400)
     run = train.model_for(ds, hidden=(16,))
-    train.fit(run, ds, optim.sgd(0.01), epochs=1, batch_size=32, checkpoint_dir=tmp_path)
+    train.fit(
+        run, ds, optim.sgd(0.01), epochs=1, batch_size=32, checkpoint_dir=tmp_path
+    )
     with pytest.raises(train.NonFiniteError, match=r"step \d+.*params\[\d\]") as info:
-        train.fit(run, ds, optim.sgd(1e30), epochs=3, batch_size=32, checkpoint_dir=tmp_path, resume=True)
+        train.fit(
+            run,
+            ds,
+            optim.sgd(1e30),
+            epochs=3,
+            batch_size=32,
+            checkpoint_dir=tmp_path,
+            resume=True,
+        )
     steps_per_epoch = ds.x_train.shape[0] // 32
     assert info.value.step > steps_per_epoch  # it failed during epoch 2
     assert info.value.leaf is not None
@@ -114,17 +137,23 @@ def test_non_finite_guard_names_step_and_leaf_and_keeps_checkpoint(tmp_path):
     state, _ = checkpoint.restore(tmp_path, info.value.state)
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state.params))
     # the state handed back is the last good one: finite
-    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(info.value.state.params))
+    assert all(
+        bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(info.value.state.params)
+    )
 
 
 def test_fit_rejects_bad_arguments():
     ds = data.load("xor", n_samples=100)
     run = train.model_for(ds, hidden=(4,))
-    with pytest.raises(ValueError, match=r"batch_size must be an int in \[1, 80\].*batch_size=81"):
+    with pytest.raises(
+        ValueError, match=r"batch_size must be an int in \[1, 80\].*batch_size=81"
+    ):
         train.fit(run, ds, optim.sgd(0.1), epochs=1, batch_size=81)
     with pytest.raises(ValueError, match="epochs must be an int ≥ 0; got epochs=-1"):
         train.fit(run, ds, optim.sgd(0.1), epochs=-1, batch_size=8)
-    with pytest.raises(ValueError, match=r"backward must be one of \('manual', 'autodiff'\)"):
+    with pytest.raises(
+        ValueError, match=r"backward must be one of \('manual', 'autodiff'\)"
+    ):
         train.make_train_step(run.model, run.loss, optim.sgd(0.1), backward="symbolic")
 
 
@@ -165,7 +194,11 @@ def test_data_parallel_on_8_devices_equals_one_device():
     """
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     proc = subprocess.run(
-        [sys.executable, "-c", PARALLEL_SCRIPT], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", PARALLEL_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "parallel ok" in proc.stdout
@@ -188,8 +221,23 @@ def test_cli_train_writes_metrics_and_plot_and_resumes(tmp_path, capsys):
     from jaxnn import cli
 
     out, ckpt = tmp_path / "out", tmp_path / "ckpt"
-    common = ["train", "--data", "xor", "--hidden", "8", "--batch-size", "32", "--out", str(out),
-              "--checkpoint-dir", str(ckpt), "--schedule", "warmup_cosine", "--clip", "1.0"]
+    common = [
+        "train",
+        "--data",
+        "xor",
+        "--hidden",
+        "8",
+        "--batch-size",
+        "32",
+        "--out",
+        str(out),
+        "--checkpoint-dir",
+        str(ckpt),
+        "--schedule",
+        "warmup_cosine",
+        "--clip",
+        "1.0",
+    ]
     assert cli.main([*common, "--epochs", "2"]) == 0
     assert cli.main([*common, "--epochs", "3", "--resume"]) == 0
     text = capsys.readouterr().out
@@ -228,6 +276,8 @@ def test_cli_bad_arguments_exit_2_with_one_line(argv, reason, capsys):
 def test_cli_entry_point_exit_code_and_no_traceback():
     """The installed console script exits 2 with one line for a bad data set."""
     exe = pathlib.Path(sys.executable).parent / "jaxnn"
-    proc = subprocess.run([str(exe), "train", "--data", "nope"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(exe), "train", "--data", "nope"], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "invalid choice: 'nope'" in proc.stderr

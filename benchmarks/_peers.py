@@ -1,0 +1,228 @@
+"""Peers of jaxnn: a NumPy manual-backprop baseline and PyTorch eager autograd.
+
+Both run the network of ``benchmarks._nets`` with the same weights as jaxnn. PyTorch
+is an optional extra, never a dependency: it is imported lazily, and every benchmark
+skips it with a note when it is not installed (``torch_or_none``). On CPU use its CPU
+build (``pip install torch --index-url .../cpu``, or a local ``+cpu`` wheel).
+"""
+
+import importlib
+from collections.abc import Callable
+
+import numpy as np
+
+from benchmarks._nets import Net, residual_blocks
+
+_GELU_C = np.sqrt(2.0 / np.pi)
+_GELU_CUBIC = 0.044715
+BN_EPS = 1e-5
+NUMPY_DTYPES = ("float32", "float64")
+
+
+# ### NumPy ##########################################################################
+
+
+def _act_forward(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "sigmoid":
+        return 0.5 * (1 + np.tanh(0.5 * z))  # σ(z) without exp overflow
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "gelu":
+        return 0.5 * z * (1 + np.tanh(_GELU_C * (z + _GELU_CUBIC * z**3)))
+    raise ValueError(f"numpy peer: unsupported activation {name!r}.")
+
+
+def _act_backward(name: str, z: np.ndarray, a: np.ndarray, da: np.ndarray):
+    if name == "relu":
+        return np.where(z > 0, da, 0)
+    if name == "sigmoid":
+        return da * a * (1 - a)
+    if name == "tanh":
+        return da * (1 - a * a)
+    t = np.tanh(_GELU_C * (z + _GELU_CUBIC * z**3))  # gelu, tanh form
+    du = _GELU_C * (1 + 3 * _GELU_CUBIC * z * z)
+    return da * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * du)
+
+
+def _loss_and_grad(loss: str, out: np.ndarray, y: np.ndarray):
+    n = out.shape[0]
+    if loss == "mse":
+        diff = out - y
+        return 0.5 * np.sum(diff * diff) / n, diff / n
+    m = out.max(axis=1, keepdims=True)
+    e = np.exp(out - m)
+    s = e.sum(axis=1, keepdims=True)
+    log_probs = out - m - np.log(s)
+    return -np.sum(y * log_probs) / n, (e / s - y) / n
+
+
+def numpy_value_and_grad(net: Net) -> Callable:
+    """Loss and gradients of ``net`` by hand-written backprop in NumPy.
+
+    Returns:
+      ``fn(layers, x, y) -> (loss, grads)`` with ``layers`` and ``grads`` lists of
+      dicts as ``benchmarks._nets.layer_arrays`` gives; ``y`` one-hot (or
+      probabilities) for softmax cross-entropy, targets for MSE.
+    """
+    shortcuts = residual_blocks(net)
+
+    def fn(layers, x, y):
+        h, caches = x, []
+        for p, shortcut in zip(layers[:-1], shortcuts, strict=True):
+            z = h @ p["w"] + p["b"]
+            xhat = inv_std = None
+            if net.batch_norm:
+                centred = z - z.mean(axis=0)
+                inv_std = 1 / np.sqrt((centred * centred).mean(axis=0) + BN_EPS)
+                xhat = centred * inv_std
+                z = p["gamma"] * xhat + p["beta"]
+            a = _act_forward(net.activation, z)
+            caches.append((h, z, a, xhat, inv_std))
+            h = a + h if shortcut else a
+        out = h @ layers[-1]["w"] + layers[-1]["b"]
+        value, d = _loss_and_grad(net.loss, out, y)
+        grads = [{"w": h.T @ d, "b": d.sum(axis=0)}]
+        dh = d @ layers[-1]["w"].T
+        n = x.shape[0]
+        for i in reversed(range(len(caches))):
+            h_in, z, a, xhat, inv_std = caches[i]
+            p = layers[i]
+            dz = _act_backward(net.activation, z, a, dh)
+            g = {}
+            if net.batch_norm:
+                g["gamma"] = np.sum(dz * xhat, axis=0)
+                g["beta"] = np.sum(dz, axis=0)
+                dz = (p["gamma"] * inv_std) * (
+                    dz - g["beta"] / n - xhat * (g["gamma"] / n)
+                )
+            g = {"w": h_in.T @ dz, "b": dz.sum(axis=0), **g}
+            grads.append(g)
+            if i > 0:
+                dh_in = dz @ p["w"].T
+                dh = dh_in + dh if shortcuts[i] else dh_in
+        return value, grads[::-1]
+
+    return fn
+
+
+class NumpyAdam:
+    """Adam as optax's ``adam`` (bias-corrected, eps outside the square root)."""
+
+    def __init__(self, layers, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+        self.lr, self.b1, self.b2, self.eps, self.t = lr, b1, b2, eps, 0
+        self.m = [{k: np.zeros_like(v) for k, v in p.items()} for p in layers]
+        self.v = [{k: np.zeros_like(v) for k, v in p.items()} for p in layers]
+
+    def step(self, layers, grads) -> None:
+        """Update ``layers`` in place (the NumPy way)."""
+        self.t += 1
+        c1, c2 = 1 - self.b1**self.t, 1 - self.b2**self.t
+        for p, g, m, v in zip(layers, grads, self.m, self.v, strict=True):
+            for k in p:
+                m[k] *= self.b1
+                m[k] += (1 - self.b1) * g[k]
+                v[k] *= self.b2
+                v[k] += (1 - self.b2) * (g[k] * g[k])
+                p[k] -= self.lr * (m[k] / c1) / (np.sqrt(v[k] / c2) + self.eps)
+
+
+# ### PyTorch (optional) ###############################################################
+
+
+def torch_or_none():
+    """The ``torch`` module, or ``None`` when it is not installed."""
+    try:
+        return importlib.import_module("torch")
+    except ImportError:
+        return None
+
+
+TORCH_MISSING = (
+    "PyTorch not installed: torch peers skipped (optional extra; on CPU install its "
+    "CPU build, e.g. `pip install torch==2.13.0` from a local +cpu wheel)."
+)
+
+
+def torch_device(backend: str) -> str:
+    """``"cuda"`` when jax runs on a GPU and torch sees one, else ``"cpu"``."""
+    torch = torch_or_none()
+    if torch is not None and backend == "gpu" and torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def torch_sync(device: str) -> None:
+    """Wait for queued torch work (CUDA is asynchronous, CPU eager is not)."""
+    if device == "cuda":
+        torch_or_none().cuda.synchronize()
+
+
+def torch_tensors(layers, device: str, dtype: str):
+    """NumPy layer dicts as torch leaf tensors that require grad."""
+    torch = torch_or_none()
+    tdtype = getattr(torch, dtype)
+    return [
+        {
+            k: torch.tensor(np.asarray(v, np.float32 if dtype == "bfloat16" else v.dtype))
+            .to(device=device, dtype=tdtype)
+            .requires_grad_(True)
+            for k, v in p.items()
+        }
+        for p in layers
+    ]
+
+
+def torch_forward(net: Net, layers, x):
+    """The network's output in torch (training mode: batch statistics)."""
+    import torch.nn.functional as F
+
+    acts = {
+        "relu": F.relu,
+        "sigmoid": torch_or_none().sigmoid,
+        "tanh": torch_or_none().tanh,
+        "gelu": lambda z: F.gelu(z, approximate="tanh"),
+    }
+    act = acts[net.activation]
+    h = x
+    for p, shortcut in zip(layers[:-1], residual_blocks(net), strict=True):
+        z = torch_or_none().addmm(p["b"], h, p["w"])
+        if net.batch_norm:
+            z = F.batch_norm(z, None, None, p["gamma"], p["beta"], True, 0.0, BN_EPS)
+        a = act(z)
+        h = a + h if shortcut else a
+    return torch_or_none().addmm(layers[-1]["b"], h, layers[-1]["w"])
+
+
+def torch_loss(net: Net, out, y):
+    """The batch loss of ``net.loss`` in torch (mean over the batch)."""
+    import torch.nn.functional as F
+
+    if net.loss == "mse":
+        return 0.5 * ((out - y) ** 2).sum(dim=1).mean()
+    return F.cross_entropy(out, y)  # y holds probabilities (one-hot rows)
+
+
+def torch_value_and_grad(net: Net, layers) -> Callable:
+    """``fn(x, y) -> (loss, grads)`` by torch eager autograd over ``layers``."""
+    torch = torch_or_none()
+    leaves = [t for p in layers for t in p.values()]
+    keys = [(i, k) for i, p in enumerate(layers) for k in p]
+
+    def fn(x, y):
+        value = torch_loss(net, torch_forward(net, layers, x), y)
+        flat = torch.autograd.grad(value, leaves)
+        grads = [{} for _ in layers]
+        for (i, k), g in zip(keys, flat, strict=True):
+            grads[i][k] = g
+        return value, grads
+
+    return fn
+
+
+def torch_to_numpy(grads) -> list[dict[str, np.ndarray]]:
+    """torch gradient dicts as float64 NumPy arrays."""
+    return [
+        {k: v.detach().to("cpu").double().numpy() for k, v in g.items()} for g in grads
+    ]

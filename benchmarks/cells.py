@@ -1,0 +1,303 @@
+"""One grid cell: every backward mode of one network, timed side by side.
+
+A cell is a network (depth × width, a variant, a loss), a batch size and a dtype. For
+it this module times, interleaved round by round:
+
+- ``manual``: ``jit(jaxnn.backprop.value_and_grad)``, the hand-written backward pass;
+- ``autodiff``: ``jit(jaxnn.backprop.autodiff_value_and_grad)`` (``jax.value_and_grad``);
+- ``custom_vjp``: ``jax.value_and_grad`` of the network wrapped by
+  ``jaxnn.backprop.custom_vjp``, so that ``jax.grad`` runs the manual rules;
+- ``step_<mode>``: a full jitted Adam train step (state donated) with each mode;
+- peers, when present: ``numpy`` (hand-written backprop) and ``torch`` (eager autograd);
+- ``peak_matmul``: a square ``width × width`` matmul of the cell's dtype, the peak that
+  the cell's achieved GFLOP/s is compared with under the same load.
+
+FLOPs, bytes and memory come from XLA (``cost_analysis``, ``memory_analysis``) of the
+compiled programs; compile time is measured apart, on fresh jitted functions.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks import _nets, _peers
+from benchmarks._timing import (
+    analyse,
+    compile_interleaved,
+    ratio_stats,
+    stateful,
+    summarize,
+    time_interleaved,
+)
+from jaxnn import backprop, losses, optim
+
+MODES = ("manual", "autodiff", "custom_vjp")
+STEPS = tuple(f"step_{m}" for m in MODES)
+JAX_VARIANTS = MODES + STEPS
+
+
+class Cell(NamedTuple):
+    """A point of the grid."""
+
+    depth: int
+    width: int
+    batch: int
+    variant: str
+    loss: str
+    dtype: str
+
+    @property
+    def shape(self) -> str:
+        return f"{self.depth}×{self.width}×{self.batch}"
+
+    @property
+    def label(self) -> str:
+        loss = _nets.LOSS_LABELS[self.loss]
+        return f"{self.shape} {self.variant} {loss} {self.dtype}"
+
+
+class Settings(NamedTuple):
+    """How hard to measure each cell."""
+
+    repeats: int = 30
+    warmup: int = 3
+    budget_s: float | None = 20.0
+    peer_budget_s: float | None = 10.0
+    compile_repeats: int = 3
+    peers: bool = True
+    peak: bool = True
+
+
+def custom_vjp_value_and_grad(model, loss) -> Callable:
+    """``jax.value_and_grad`` through ``jaxnn.backprop.custom_vjp(model)``.
+
+    Same signature as ``jaxnn.backprop.value_and_grad``; the network's derivative is
+    its own ``backward``, the loss's is autodiff's.
+    """
+    apply = backprop.custom_vjp(model)
+    loss = losses.get(loss)
+
+    def fn(params, state, x, y, *, train=True, key=None):
+        def objective(p):
+            pred, new_state = apply(p, state, x, train=train, key=key)
+            return loss.forward(pred, y), new_state
+
+        return jax.value_and_grad(objective, has_aux=True)(params)
+
+    return fn
+
+
+def value_and_grad_for(mode: str, model, loss) -> Callable:
+    """The (unjitted) value-and-grad function of a backward ``mode``."""
+    if mode == "manual":
+        return backprop.value_and_grad(model, loss)
+    if mode == "autodiff":
+        return backprop.autodiff_value_and_grad(model, loss)
+    if mode == "custom_vjp":
+        return custom_vjp_value_and_grad(model, loss)
+    raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}.")
+
+
+def train_step(value_and_grad: Callable, optimizer) -> Callable:
+    """A jitted ``step((params, state, opt_state), x, y) -> (carry, loss)``.
+
+    The carry is donated: parameters and optimizer state are updated in place, as a
+    training loop would run it.
+    """
+
+    def step(carry, x, y):
+        params, model_state, opt_state = carry
+        (value, model_state), grads = value_and_grad(params, model_state, x, y)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optim.apply_updates(params, updates)
+        return (params, model_state, opt_state), value
+
+    return jax.jit(step, donate_argnums=0)
+
+
+def _factories(model, loss: str, optimizer) -> dict[str, Callable[[], Callable]]:
+    """name -> a function building a *fresh* jitted variant (no cache hits)."""
+    out = {}
+    for mode in MODES:
+        out[mode] = lambda m=mode: jax.jit(value_and_grad_for(m, model, loss))
+        out[f"step_{mode}"] = lambda m=mode: train_step(
+            value_and_grad_for(m, model, loss), optimizer
+        )
+    return out
+
+
+def _copy(tree):
+    return jax.tree.map(jnp.copy, tree)
+
+
+def _peer_thunks(cell: Cell, net, params, x, y, manual_grads, backend: str):
+    """Thunks and notes for the NumPy and PyTorch peers of a cell."""
+    thunks, info = {}, {}
+    layers = _nets.layer_arrays(net, params)
+    reference = _nets.layer_arrays(net, manual_grads)
+    if cell.dtype in _peers.NUMPY_DTYPES:
+        np_fn = _peers.numpy_value_and_grad(net)
+        xn, yn = np.asarray(x), np.asarray(y)
+        _, grads = np_fn(layers, xn, yn)
+        thunks["numpy"] = lambda: np_fn(layers, xn, yn)
+        info["numpy"] = {"grad_rel_error": _nets.relative_error(grads, reference)}
+    else:
+        info["numpy"] = {"skipped": f"NumPy has no native {cell.dtype}."}
+    if _peers.torch_or_none() is None:
+        info["torch"] = {"skipped": _peers.TORCH_MISSING}
+        return thunks, info
+    torch = _peers.torch_or_none()
+    device = _peers.torch_device(backend)
+    tdtype = getattr(torch, cell.dtype)
+    tensors = _peers.torch_tensors(layers, device, cell.dtype)
+    as_f32 = lambda a: np.asarray(a, np.float32 if cell.dtype == "bfloat16" else None)
+    xt = torch.tensor(as_f32(x)).to(device=device, dtype=tdtype)
+    yt = torch.tensor(as_f32(y)).to(device=device, dtype=tdtype)
+    t_fn = _peers.torch_value_and_grad(net, tensors)
+
+    def torch_thunk():
+        out = t_fn(xt, yt)
+        _peers.torch_sync(device)
+        return out
+
+    _, grads = torch_thunk()
+    thunks["torch"] = torch_thunk
+    info["torch"] = {
+        "device": device,
+        "threads": int(torch.get_num_threads()),
+        "grad_rel_error": _nets.relative_error(_peers.torch_to_numpy(grads), reference),
+    }
+    return thunks, info
+
+
+def _peak_thunk(width: int, dtype: str, key):
+    ka, kb = jax.random.split(key)
+    a = jax.random.normal(ka, (width, width), dtype)
+    b = jax.random.normal(kb, (width, width), dtype)
+    mm = jax.jit(jnp.matmul)
+    flops = analyse(mm.lower(a, b).compile()).flops
+    return (lambda: mm(a, b)), flops
+
+
+def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
+    """Measure one cell; returns its JSON record (see ``_record``)."""
+    net = _nets.net_for(cell.variant, cell.depth, cell.width, cell.loss)
+    model = _nets.model(net)
+    k_init, k_data, k_peak = jax.random.split(key, 3)
+    params, state = _nets.init(net, k_init, cell.width, jnp.dtype(cell.dtype))
+    x, y = _nets.batch(net, k_data, cell.batch, cell.width, jnp.dtype(cell.dtype))
+    optimizer = optim.adam(1e-3)
+    carry = (params, state, optimizer.init(params))
+
+    factories = _factories(model, cell.loss, optimizer)
+    jobs = {m: (factories[m], (params, state, x, y)) for m in MODES}
+    jobs.update({s: (factories[s], (carry, x, y)) for s in STEPS})
+    compile_times, built = compile_interleaved(jobs, repeats=settings.compile_repeats)
+    compiled = {name: c for name, (_, c) in built.items()}
+    jitted = {name: f for name, (f, _) in built.items()}
+
+    # Group 1: the backward modes (and the peak matmul) interleaved round by round.
+    thunks = {m: (lambda f=jitted[m]: f(params, state, x, y)) for m in MODES}
+    for s in STEPS:
+        thunks[s] = stateful(jitted[s], _copy(carry), x, y)
+    peak_flops = None
+    if settings.peak:
+        thunks["peak_matmul"], peak_flops = _peak_thunk(cell.width, cell.dtype, k_peak)
+    timing = dict(repeats=settings.repeats, warmup=settings.warmup)
+    samples = time_interleaved(thunks, budget_s=settings.budget_s, **timing)
+
+    # Group 2: the peers against the manual pass, apart from group 1 so that their
+    # thread pools (OpenMP, OpenBLAS) do not disturb the jaxnn-only ratios.
+    peer_info, peer_samples = {}, {}
+    if settings.peers:
+        _, manual_grads = jitted["manual"](params, state, x, y)
+        peer_thunks, peer_info = _peer_thunks(
+            cell, net, params, x, y, manual_grads, backend
+        )
+        if peer_thunks:
+            peer_thunks["manual"] = thunks["manual"]
+            peer_samples = time_interleaved(
+                peer_thunks, budget_s=settings.peer_budget_s, **timing
+            )
+    record = _record(cell, params, samples, compile_times, compiled)
+    record["peers"] = peer_info
+    for peer, info in peer_info.items():
+        if peer in peer_samples:
+            info["time_s"] = summarize(peer_samples[peer])._asdict()
+            info["manual_time_s"] = summarize(peer_samples["manual"])._asdict()
+            ratio = ratio_stats(peer_samples[peer], peer_samples["manual"])
+            record["ratios"][f"{peer}_over_manual"] = ratio._asdict()
+    if peak_flops:
+        record["peak"] = _peak_record(record, samples, peak_flops, cell.width)
+    return record
+
+
+def _record(cell: Cell, params, samples, compile_times, compiled) -> dict:
+    """The JSON record of a cell: per variant time, compile time, cost and memory."""
+    variants = {}
+    for name in JAX_VARIANTS:
+        a = analyse(compiled[name])
+        t = summarize(samples[name])
+        variants[name] = {
+            "time_s": t._asdict(),
+            "lower_s": summarize(compile_times[name].lower)._asdict(),
+            "compile_s": summarize(compile_times[name].compile)._asdict(),
+            "analysis": a._asdict(),
+            "gflops": a.flops / t.median / 1e9 if a.flops else None,
+        }
+    ratios = {}
+    for num, den in (
+        ("manual", "autodiff"),
+        ("custom_vjp", "autodiff"),
+        ("step_manual", "step_autodiff"),
+        ("step_custom_vjp", "step_autodiff"),
+    ):
+        ratios[f"{num}_over_{den}"] = ratio_stats(samples[num], samples[den])._asdict()
+    for num, den in (("manual", "autodiff"), ("step_manual", "step_autodiff")):
+        c_num, c_den = compile_times[num], compile_times[den]
+        key = f"{num}_over_{den}"
+        ratios[f"compile_{key}"] = ratio_stats(c_num.compile, c_den.compile)._asdict()
+        ratios[f"lower_{key}"] = ratio_stats(c_num.lower, c_den.lower)._asdict()
+    memory = {}
+    for num, den in (("manual", "autodiff"), ("step_manual", "step_autodiff")):
+        t_num = variants[num]["analysis"]["temp_bytes"]
+        t_den = variants[den]["analysis"]["temp_bytes"]
+        if t_num is not None and t_den is not None:
+            memory[f"temp_{num}_le_{den}"] = bool(t_num <= t_den)
+            memory[f"temp_{num}_minus_{den}_bytes"] = int(t_num - t_den)
+    return {
+        "cell": cell._asdict(),
+        "label": cell.label,
+        "shape": cell.shape,
+        "num_params": int(sum(leaf.size for leaf in jax.tree.leaves(params))),
+        "variants": variants,
+        "ratios": ratios,
+        "memory": memory,
+    }
+
+
+def _peak_record(record: dict, samples, peak_flops: float, width: int) -> dict:
+    """Achieved GFLOP/s of each value-and-grad mode as a fraction of the peak matmul.
+
+    The fraction is taken round by round: ``(flops/t_mode) / (peak_flops/t_peak)``.
+    """
+    peak_t = summarize(samples["peak_matmul"])
+    out = {
+        "matmul_n": width,
+        "flops": peak_flops,
+        "time_s": peak_t._asdict(),
+        "gflops": peak_flops / peak_t.median / 1e9,
+    }
+    for mode in MODES:
+        flops = record["variants"][mode]["analysis"]["flops"]
+        if not flops:
+            continue
+        r = ratio_stats(samples["peak_matmul"], samples[mode])
+        scale = flops / peak_flops
+        out[f"{mode}_fraction"] = {
+            k: (v * scale if k != "n" else v) for k, v in r._asdict().items()
+        }
+    return out
