@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check jaxnn tests benchmarks examples
 
 test: $(STAMP) lint
-	$(PY) -m pytest --cov=jaxnn --cov-report=term --cov-fail-under=90 --durations=15
+	$(PY) -m pytest -n 2 --cov=jaxnn --cov-report=term --cov-fail-under=90 --durations=15
 
 # The main job: train an MLP on the bundled digits with the hand-written backward
 # pass and Adam, then the differential self-test.
