@@ -64,7 +64,8 @@ def residual_blocks(net: Net) -> tuple[bool, ...]:
     """Which hidden blocks have a shortcut (``models.mlp``'s rule)."""
     hidden = net.sizes[:-1]
     return tuple(
-        net.residual and i > 0 and hidden[i - 1] == hidden[i] for i in range(len(hidden))
+        net.residual and i > 0 and hidden[i - 1] == hidden[i]
+        for i in range(len(hidden))
     )
 
 

@@ -4,9 +4,18 @@ Both run the network of ``benchmarks._nets`` with the same weights as jaxnn. PyT
 is an optional extra, never a dependency: it is imported lazily, and every benchmark
 skips it with a note when it is not installed (``torch_or_none``). On CPU use its CPU
 build (``pip install torch --index-url .../cpu``, or a local ``+cpu`` wheel).
+
+Threads. Three thread pools share the cores in one process: XLA's, OpenBLAS's (NumPy)
+and OpenMP's (PyTorch). OpenMP's threads spin after each parallel region by default,
+which on a small, shared machine starves the others (measured here: a 2×64×32 step
+10× slower for jax and torch alike); so ``OMP_WAIT_POLICY=PASSIVE`` is set before
+torch is imported unless the caller set it. Each peer is also timed pinned to one
+thread (``threads_thunk``), and comparisons use the faster of its two settings.
 """
 
+import functools
 import importlib
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -107,6 +116,20 @@ def numpy_value_and_grad(net: Net) -> Callable:
     return fn
 
 
+def numpy_forward(net: Net, layers, x) -> np.ndarray:
+    """The network's output in NumPy (batch statistics for batch_norm)."""
+    h = x
+    for p, shortcut in zip(layers[:-1], residual_blocks(net), strict=True):
+        z = h @ p["w"] + p["b"]
+        if net.batch_norm:
+            centred = z - z.mean(axis=0)
+            z = p["gamma"] * centred / np.sqrt((centred**2).mean(axis=0) + BN_EPS)
+            z = z + p["beta"]
+        a = _act_forward(net.activation, z)
+        h = a + h if shortcut else a
+    return h @ layers[-1]["w"] + layers[-1]["b"]
+
+
 class NumpyAdam:
     """Adam as optax's ``adam`` (bias-corrected, eps outside the square root)."""
 
@@ -132,11 +155,85 @@ class NumpyAdam:
 
 
 def torch_or_none():
-    """The ``torch`` module, or ``None`` when it is not installed."""
+    """The ``torch`` module, or ``None`` when it is not installed.
+
+    Sets ``OMP_WAIT_POLICY=PASSIVE`` first unless it is set (see the module doc).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         return importlib.import_module("torch")
     except ImportError:
         return None
+
+
+def _blas_controllers() -> list:
+    try:
+        import threadpoolctl
+    except ImportError:
+        return []
+    return [
+        lc
+        for lc in threadpoolctl.ThreadpoolController().lib_controllers
+        if lc.user_api == "blas"
+    ]
+
+
+@functools.cache  # the default is read once, before any thunk changed it
+def thread_setter(peer: str) -> tuple[Callable[[int], None], int] | None:
+    """``(set_threads(n), default n)`` of a peer's thread pool, or ``None``.
+
+    ``numpy``: its BLAS library (via threadpoolctl); ``torch``: ``torch.set_num_threads``.
+    """
+    if peer == "numpy":
+        blas = _blas_controllers()
+        if not blas:
+            return None
+
+        def set_blas(n):
+            for lc in blas:
+                lc.set_num_threads(n)
+
+        return set_blas, max(lc.num_threads for lc in blas)
+    if peer == "torch" and (torch := torch_or_none()) is not None:
+        return torch.set_num_threads, int(torch.get_num_threads())
+    return None
+
+
+def threads_thunk(thunk: Callable, set_threads: Callable[[int], None], n: int):
+    """``thunk`` run with its peer's thread pool set to ``n`` threads (≈ 1 µs)."""
+
+    def run():
+        set_threads(n)
+        return thunk()
+
+    return run
+
+
+def peer_variants(thunks: dict[str, Callable]) -> tuple[dict[str, Callable], dict]:
+    """Each peer thunk at its default thread count and pinned to 1 thread (``_1t``).
+
+    Returns:
+      ``(thunks, threads)``: the thunks by name, and name -> thread count.
+    """
+    out, threads = {}, {}
+    for name, thunk in thunks.items():
+        setter = thread_setter(name)
+        if setter is None:
+            out[name] = thunk
+            continue
+        set_threads, default = setter
+        out[name] = threads_thunk(thunk, set_threads, default)
+        threads[name] = default
+        if default > 1:
+            out[f"{name}_1t"] = threads_thunk(thunk, set_threads, 1)
+            threads[f"{name}_1t"] = 1
+    return out, threads
+
+
+def best_peer(samples: dict, peer: str) -> str:
+    """The faster (lower median) of ``peer`` and ``peer_1t`` among ``samples``."""
+    names = [n for n in (peer, f"{peer}_1t") if n in samples]
+    return min(names, key=lambda n: float(np.median(samples[n])))
 
 
 TORCH_MISSING = (
@@ -165,7 +262,9 @@ def torch_tensors(layers, device: str, dtype: str):
     tdtype = getattr(torch, dtype)
     return [
         {
-            k: torch.tensor(np.asarray(v, np.float32 if dtype == "bfloat16" else v.dtype))
+            k: torch.tensor(
+                np.asarray(v, np.float32 if dtype == "bfloat16" else v.dtype)
+            )
             .to(device=device, dtype=tdtype)
             .requires_grad_(True)
             for k, v in p.items()

@@ -76,23 +76,27 @@ def time_interleaved(
     warmup: int = 3,
     budget_s: float | None = None,
     min_repeats: int = 5,
+    max_repeats: int = 2000,
     seed: int = 0,
 ) -> dict[str, list[float]]:
     """Wall-clock seconds of every thunk, one call of each per round.
 
     Each thunk runs ``warmup`` times first. Then rounds run until ``repeats`` rounds are
-    done, or, when ``budget_s`` is given, until the budget is spent and at least
-    ``min_repeats`` rounds are done. The order within a round is a fresh (seeded)
+    done. With ``budget_s`` the budget decides instead, both ways: cheap thunks keep
+    going past ``repeats`` until the budget is spent (at most ``max_repeats`` rounds:
+    medians of tiny, noisy calls need many), and expensive ones stop before
+    ``repeats`` once it is spent (but never before ``min_repeats``). The order within a round is a fresh (seeded)
     random permutation, so that no thunk always follows the same one: whatever one call
     leaves behind (a spinning thread pool, a cold cache) falls on all alike. Every call
     is followed by ``jax.block_until_ready`` before the clock is read.
 
     Args:
       thunks: name -> zero-argument callable returning what to wait for.
-      repeats: rounds wanted.
+      repeats: rounds wanted (without a budget, exactly these).
       warmup: untimed calls of each thunk before the first round.
       budget_s: optional wall-clock budget for the timed rounds.
       min_repeats: rounds always done, whatever the budget.
+      max_repeats: rounds never exceeded, whatever the budget.
       seed: seeds the order of the calls within the rounds.
 
     Returns:
@@ -105,7 +109,8 @@ def time_interleaved(
     samples = {name: [] for name in names}
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
-    for r in range(repeats):
+    rounds = repeats if budget_s is None else max(repeats, max_repeats)
+    for r in range(rounds):
         if budget_s is not None and r >= min_repeats:
             if time.perf_counter() - start > budget_s:
                 break

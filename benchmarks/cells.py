@@ -64,11 +64,12 @@ class Settings(NamedTuple):
 
     repeats: int = 30
     warmup: int = 3
-    budget_s: float | None = 20.0
-    peer_budget_s: float | None = 10.0
-    compile_repeats: int = 3
+    budget_s: float | None = 4.0  # per cell for the modes: fills or caps the rounds
+    peer_budget_s: float | None = 3.0  # per cell for the peers
+    min_repeats: int = 10
+    compile_repeats: int = 2
     peers: bool = True
-    peak: bool = True
+    peak_min_width: int = 512  # narrower cells are dispatch-bound: no peak fraction
 
 
 def custom_vjp_value_and_grad(model, loss) -> Callable:
@@ -167,7 +168,6 @@ def _peer_thunks(cell: Cell, net, params, x, y, manual_grads, backend: str):
     thunks["torch"] = torch_thunk
     info["torch"] = {
         "device": device,
-        "threads": int(torch.get_num_threads()),
         "grad_rel_error": _nets.relative_error(_peers.torch_to_numpy(grads), reference),
     }
     return thunks, info
@@ -204,9 +204,13 @@ def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
     for s in STEPS:
         thunks[s] = stateful(jitted[s], _copy(carry), x, y)
     peak_flops = None
-    if settings.peak:
+    if cell.width >= settings.peak_min_width:
         thunks["peak_matmul"], peak_flops = _peak_thunk(cell.width, cell.dtype, k_peak)
-    timing = dict(repeats=settings.repeats, warmup=settings.warmup)
+    timing = dict(
+        repeats=settings.repeats,
+        warmup=settings.warmup,
+        min_repeats=min(settings.min_repeats, settings.repeats),
+    )
     samples = time_interleaved(thunks, budget_s=settings.budget_s, **timing)
 
     # Group 2: the peers against the manual pass, apart from group 1 so that their
@@ -218,18 +222,33 @@ def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
             cell, net, params, x, y, manual_grads, backend
         )
         if peer_thunks:
+            peer_thunks, threads = _peers.peer_variants(peer_thunks)
             peer_thunks["manual"] = thunks["manual"]
             peer_samples = time_interleaved(
                 peer_thunks, budget_s=settings.peer_budget_s, **timing
             )
+            for name, n in threads.items():
+                peer_info.setdefault(name, {})["threads"] = n
+
     record = _record(cell, params, samples, compile_times, compiled)
     record["peers"] = peer_info
-    for peer, info in peer_info.items():
+    for name in peer_samples:
+        if name == "manual":
+            continue
+        info = peer_info.setdefault(name, {})
+        info["time_s"] = summarize(peer_samples[name])._asdict()
+        ratio = ratio_stats(peer_samples[name], peer_samples["manual"])
+        info["over_manual"] = ratio._asdict()
+    if peer_samples:
+        record["peer_manual_time_s"] = summarize(peer_samples["manual"])._asdict()
+    for peer in ("numpy", "torch"):
         if peer in peer_samples:
-            info["time_s"] = summarize(peer_samples[peer])._asdict()
-            info["manual_time_s"] = summarize(peer_samples["manual"])._asdict()
-            ratio = ratio_stats(peer_samples[peer], peer_samples["manual"])
-            record["ratios"][f"{peer}_over_manual"] = ratio._asdict()
+            best = _peers.best_peer(peer_samples, peer)
+            ratio = ratio_stats(peer_samples[best], peer_samples["manual"])
+            record["ratios"][f"{peer}_over_manual"] = {
+                **ratio._asdict(),
+                "config": best,
+            }
     if peak_flops:
         record["peak"] = _peak_record(record, samples, peak_flops, cell.width)
     return record
@@ -259,7 +278,13 @@ def _record(cell: Cell, params, samples, compile_times, compiled) -> dict:
     for num, den in (("manual", "autodiff"), ("step_manual", "step_autodiff")):
         c_num, c_den = compile_times[num], compile_times[den]
         key = f"{num}_over_{den}"
-        ratios[f"compile_{key}"] = ratio_stats(c_num.compile, c_den.compile)._asdict()
+        # Time to a first call: tracing and lowering, then XLA; and XLA alone.
+        total_num = np.add(c_num.lower, c_num.compile)
+        total_den = np.add(c_den.lower, c_den.compile)
+        ratios[f"compile_{key}"] = ratio_stats(total_num, total_den)._asdict()
+        ratios[f"xla_compile_{key}"] = ratio_stats(
+            c_num.compile, c_den.compile
+        )._asdict()
         ratios[f"lower_{key}"] = ratio_stats(c_num.lower, c_den.lower)._asdict()
     memory = {}
     for num, den in (("manual", "autodiff"), ("step_manual", "step_autodiff")):

@@ -29,6 +29,7 @@ from jaxnn import backprop, gradcheck, models, plots
 DTYPE = jnp.float32
 HIDDEN = 3
 LEARNING_RATE = 2.0  # α of the plain gradient-descent update
+ORDER = ("dL/dyhat", "dL/dW2", "dL/db2", "dL/dh", "dL/dW1", "dL/db1")
 
 
 def sigmoid(z):
@@ -85,20 +86,19 @@ def batch_hand_gradients(p, xs, ys) -> dict:
     }
 
 
-def main(fast: bool = False, out=None) -> dict:
-    out = out_dir(out)
-    steps = 300 if fast else 5000
-    xs = jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], DTYPE)
-    ys = jnp.array([[0.0], [1.0], [1.0], [0.0]], DTYPE)  # XOR
-
-    # jaxnn's network, its parameters converted to the module's W (out, in) layout.
-    net = models.two_layer_sigmoid(HIDDEN, 1)
-    _, params, state = net.init(jax.random.key(0), (2,))
+def to_module_layout(params) -> dict:
+    """jaxnn's ``(dense, σ, dense, σ)`` parameters as the module's ``W`` (out, in)."""
     (d1, _, d2, _) = params
-    p = {"W1": d1.w.T, "b1": d1.b, "W2": d2.w.T, "b2": d2.b}
+    return {"W1": d1.w.T, "b1": d1.b, "W2": d2.w.T, "b2": d2.b}
 
-    # 1. One example: each hand-derived gradient beside jax.grad's.
-    x, y = xs[3], ys[3]
+
+def compare(net, params, state, x, y, xs, ys):
+    """Every gradient three ways, in one compiled program.
+
+    Returns the per-example pairs ``name -> (hand-derived, jax.grad)`` and, for the
+    batch, the hand-derived, ``jax.grad`` and jaxnn-layer gradients.
+    """
+    p = to_module_layout(params)
     hand = hand_gradients(p, x, y)
     auto = jax.grad(loss)(p, x, y)
     _, h, _, y_hat = forward(p, x)
@@ -115,8 +115,31 @@ def main(fast: bool = False, out=None) -> dict:
         "dL/dW1": (hand["dL/dW1"], auto["W1"]),
         "dL/db1": (hand["dL/db1"], auto["b1"]),
     }
+    _, layer_grads = backprop.value_and_grad(net, "mse")(params, state, xs, ys)
+    batch = (
+        batch_hand_gradients(p, xs, ys),
+        jax.grad(batch_loss)(p, xs, ys),
+        to_module_layout(layer_grads),
+    )
+    return pairs, batch
+
+
+def main(fast: bool = False, out=None) -> dict:
+    out = out_dir(out)
+    steps = 300 if fast else 5000
+    xs = jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], DTYPE)
+    ys = jnp.array([[0.0], [1.0], [1.0], [0.0]], DTYPE)  # XOR
+
+    # jaxnn's network, its parameters converted to the module's W (out, in) layout.
+    net = models.two_layer_sigmoid(HIDDEN, 1)
+    _, params, state = net.init(jax.random.key(0), (2,))
+
+    # 1. One example: each hand-derived gradient beside jax.grad's.
+    x, y = xs[3], ys[3]
+    pairs, batch = jax.jit(compare, static_argnums=0)(net, params, state, x, y, xs, ys)
     rows, errors = [], {}
-    for name, (a, b) in pairs.items():
+    for name in ORDER:  # a jitted dict comes back with sorted keys
+        a, b = pairs[name]
         errors[name] = gradcheck.relative_error(a, b)
         rows.append(
             (
@@ -134,15 +157,7 @@ def main(fast: bool = False, out=None) -> dict:
     )
 
     # 2. The batch (mean over the 4 points): formulas vs jax.grad vs jaxnn's layers.
-    hand_b = batch_hand_gradients(p, xs, ys)
-    auto_b = jax.grad(batch_loss)(p, xs, ys)
-    _, layer_grads = backprop.value_and_grad(net, "mse")(params, state, xs, ys)
-    lg = {
-        "W1": layer_grads[0].w.T,
-        "b1": layer_grads[0].b,
-        "W2": layer_grads[2].w.T,
-        "b2": layer_grads[2].b,
-    }
+    hand_b, auto_b, lg = batch
     batch_rows, batch_errors = [], {}
     for name in ("W2", "b2", "W1", "b1"):
         e_auto = gradcheck.relative_error(hand_b[name], auto_b[name])
@@ -161,10 +176,14 @@ def main(fast: bool = False, out=None) -> dict:
         p = jax.tree.map(lambda w, dw: w - LEARNING_RATE * dw, p, g)
         return p, batch_loss(p, xs, ys)
 
-    p_final, losses = jax.jit(lambda p: jax.lax.scan(step, p, None, length=steps))(p)
-    losses = np.asarray(losses)
-    initial = float(batch_loss(p, xs, ys))
-    preds = np.asarray(jax.vmap(lambda x: forward(p_final, x)[3])(xs))[:, 0]
+    @jax.jit
+    def descend(p):
+        p_final, losses = jax.lax.scan(step, p, None, length=steps)
+        preds = jax.vmap(lambda x: forward(p_final, x)[3])(xs)[:, 0]
+        return batch_loss(p, xs, ys), losses, preds
+
+    initial, losses, preds = descend(to_module_layout(params))
+    initial, losses, preds = float(initial), np.asarray(losses), np.asarray(preds)
     table(
         f"gradient descent with the hand-derived gradients, α={LEARNING_RATE}, "
         f"{steps} steps on XOR",

@@ -288,7 +288,7 @@ def unit_activity(cache: PyTree) -> tuple[Array, ...]:
 
 def dead_fraction(activity: tuple[Array, ...]) -> Array:
     """Share of units never active, ``1 − mean(activity)``, per layer, ``(layers,)``."""
-    return _stack([1 - jnp.mean(a.astype(jnp.float32)) for a in activity])
+    return _stack([jnp.mean(jnp.logical_not(a).astype(jnp.float32)) for a in activity])
 
 
 def dead_unit_fraction(

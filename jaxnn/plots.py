@@ -16,6 +16,7 @@ data (``jax.Array`` works too); nothing here is traced.
 
 import math
 import pathlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
@@ -40,7 +41,9 @@ __all__ = [
 def _save(fig, path) -> pathlib.Path:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    with warnings.catch_warnings():  # a crowded figure keeps its default layout
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -83,17 +86,20 @@ def training_curves(history: list[dict], path, title: str = "training") -> pathl
 
 def _draw_lines(ax, series, *, xlabel, ylabel, title, logx, logy, reference=None):
     """Draw ``label -> (x, y)`` lines into ``ax``."""
+    drawable = False
     for label, (x, y) in series.items():
         y = _array(y)
         if logy:  # non-positive and non-finite values cannot be drawn on a log axis
             y = np.where(np.isfinite(y) & (y > 0), y, np.nan)
+        drawable = drawable or bool(np.any(np.isfinite(y)))
         ax.plot(_array(x), y, marker="o", markersize=3, label=label)
     if reference is not None:
         ref_label, (x, y) = reference
         ax.plot(_array(x), _array(y), "k--", linewidth=1, label=ref_label)
+        drawable = True
     if logx:
         ax.set_xscale("log")
-    if logy:
+    if logy and drawable:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -292,13 +298,31 @@ def activation_functions(
 
     The derivative is the activation's hand-written backward rule applied to
     ``dy = 1`` (``Activation.backward(z, f(z), 1)``); softmax is drawn for the
-    two-class logits ``(z, 0)``, whose first output is ``σ(z)``.
+    two-class logits ``(z, 0)``, whose first output is ``σ(z)``. Names must be
+    registered in ``jaxnn.activations`` (a ``ValueError`` says which are).
     """
+    import jax
     import jax.numpy as jnp
 
     from jaxnn import activations
 
+    @jax.jit
+    def evaluate(z):  # one compiled program for every panel
+        out = {}
+        for name in names:
+            act = activations.get(name)
+            if name == "softmax":
+                logits = jnp.stack([z, jnp.zeros_like(z)], axis=-1)
+                y2 = act.forward(logits)
+                dy = jnp.stack([jnp.ones_like(z), jnp.zeros_like(z)], axis=-1)
+                out[name] = (y2[:, 0], act.backward(logits, y2, dy)[:, 0])
+            else:
+                y = act.forward(z)
+                out[name] = (y, act.backward(z, y, jnp.ones_like(z)))
+        return out
+
     z = jnp.linspace(z_range[0], z_range[1], num, dtype=jnp.float32)
+    values = evaluate(z)
     n = max(len(names), 1)
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
@@ -307,20 +331,12 @@ def activation_functions(
     )
     flat = axes.ravel()
     for ax, name in zip(flat, names, strict=False):
-        act = activations.get(name)
-        if name == "softmax":
-            logits = jnp.stack([z, jnp.zeros_like(z)], axis=-1)
-            y2 = act.forward(logits)
-            dy = jnp.stack([jnp.ones_like(z), jnp.zeros_like(z)], axis=-1)
-            y, dz = y2[:, 0], act.backward(logits, y2, dy)[:, 0]
-        else:
-            y = act.forward(z)
-            dz = act.backward(z, y, jnp.ones_like(z))
+        y, dz = values[name]
         ax.plot(np.asarray(z), np.asarray(y), label=f"{name}(z)")
         ax.plot(np.asarray(z), np.asarray(dz), "--", label=f"{name}'(z)")
         ax.axhline(0.0, color="grey", linewidth=0.5)
         ax.axvline(0.0, color="grey", linewidth=0.5)
-        ax.set_title(name, fontsize=10)
+        ax.set_title("softmax((z, 0))₁" if name == "softmax" else name, fontsize=10)
         ax.set_xlabel("z")
         ax.legend(fontsize=7)
     for ax in flat[len(names) :]:
@@ -377,7 +393,8 @@ def optimizer_trajectories(
     ax.set_xlabel("θ₁")
     ax.set_ylabel("θ₂")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    if trajectories:
+        ax.legend(fontsize=8)
     return _save(fig, path)
 
 
@@ -426,8 +443,7 @@ def ratio_heatmap(
         figsize=(1.2 + (0.45 * len(col_labels) + 1.0) * n, 1.5 + 0.3 * len(row_labels)),
         squeeze=False,
     )
-    cmap = matplotlib.colormaps["RdBu_r"].copy()
-    cmap.set_bad("lightgrey")
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="lightgrey")
     image = None
     for i, (ax, (name, a)) in enumerate(zip(axes[0], logs.items(), strict=False)):
         image = ax.imshow(

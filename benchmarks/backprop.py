@@ -1,0 +1,369 @@
+"""Manual backprop vs autodiff (and peers): time, compile time, memory, FLOPs.
+
+    python -m benchmarks.backprop [--quick] [--grid auto|quick|cpu|gpu] [--out DIR]
+
+Writes ``DIR/results.json`` (device, versions, every figure, and a ``summary``),
+``DIR/results.md`` and PNG plots. The same script runs on CPU, GPU or TPU: ``--grid
+auto`` picks the CPU grid on CPU and the full grid on an accelerator, and the device
+name is recorded. Parts of a run:
+
+- the grid (``benchmarks.cells``): depth × width × batch × variant × loss × dtype,
+  each backward mode and a full Adam step, with NumPy and PyTorch peers;
+- the peak matmul GFLOP/s of each dtype (square matmuls), measured in the run;
+- per-call dispatch latency of the smallest cell, async and sync CPU dispatch
+  (``benchmarks.dispatch``, in subprocesses);
+- digits training throughput of whole epochs (``benchmarks.throughput``);
+- finite differences vs backprop scaling (``benchmarks.fd_scaling``).
+"""
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import jaxlib
+import numpy as np
+
+from benchmarks import _nets, _peers, _report, cells, dispatch, fd_scaling, throughput
+from benchmarks._timing import analyse, summarize, time_interleaved
+from benchmarks.cells import Cell, Settings
+
+SCHEMA_VERSION = 1
+
+
+def _product(shapes, variants, losses, dtypes) -> list[Cell]:
+    return [
+        Cell(d, w, b, v, loss, dt)
+        for dt, (d, w, b), v, loss in itertools.product(
+            dtypes, shapes, variants, losses
+        )
+    ]
+
+
+ALL_VARIANTS, ALL_LOSSES = _nets.VARIANTS, _nets.LOSSES
+CE = ("softmax_cross_entropy",)
+
+# --quick: a few seconds per cell on 2 CPU cores.
+QUICK_GRID = (
+    _product([(2, 64, 32)], ("relu", "gelu", "batch_norm", "residual"), CE, ["float32"])
+    + _product([(2, 256, 128)], ("relu",), ALL_LOSSES, ["float32"])
+    + _product([(3, 1024, 512)], ("relu",), CE, ["float32"])
+)
+
+# The CPU grid (about 15 minutes on 2 cores): every variant and loss where a call
+# takes milliseconds, ReLU only where it takes a second, and float64 at 2×256×128.
+CPU_GRID = (
+    _product([(2, 64, 32), (2, 256, 128)], ALL_VARIANTS, ALL_LOSSES, ["float32"])
+    + _product([(3, 512, 256)], ALL_VARIANTS, CE, ["float32"])
+    + _product([(3, 1024, 512)], ("relu",), ALL_LOSSES, ["float32"])
+    + _product([(3, 2048, 1024)], ("relu",), CE, ["float32"])
+    + _product([(2, 256, 128)], ALL_VARIANTS, CE, ["float64"])
+)
+
+# The full grid, for a GPU or TPU: from dispatch-bound to GEMM-bound.
+ACCELERATOR_GRID = _product(
+    [(2, 64, 32), (2, 256, 128), (3, 1024, 512), (3, 2048, 1024), (4, 4096, 4096)],
+    ALL_VARIANTS,
+    ALL_LOSSES,
+    ["float32", "bfloat16"],
+)
+
+GRIDS = {"quick": QUICK_GRID, "cpu": CPU_GRID, "gpu": ACCELERATOR_GRID}
+GRIDS["tpu"] = ACCELERATOR_GRID
+PEAK_SIZES = {"cpu": (256, 512, 1024, 2048), "quick": (256, 512, 1024)}
+PEAK_SIZES_ACCELERATOR = (1024, 2048, 4096, 8192)
+
+
+def grid_for(name: str, backend: str) -> tuple[str, list[Cell]]:
+    """``(grid name, cells)``; ``auto`` is ``cpu`` on CPU, else the full grid."""
+    if name == "auto":
+        name = "cpu" if backend == "cpu" else "gpu"
+    if name not in GRIDS:
+        raise ValueError(
+            f"unknown grid {name!r}; expected auto or one of {tuple(GRIDS)}."
+        )
+    return name, list(GRIDS[name])
+
+
+def peak_matmul(
+    dtype: str,
+    sizes: Sequence[int],
+    repeats: int,
+    budget_s: float | None = 5.0,
+    seed: int = 0,
+):
+    """GFLOP/s of square matmuls (FLOPs from ``cost_analysis``), one row per size."""
+    thunks, flops = {}, {}
+    mm = jax.jit(jnp.matmul)
+    for i, n in enumerate(sizes):
+        ka, kb = jax.random.split(jax.random.key(seed + i))
+        a = jax.random.normal(ka, (n, n), dtype)
+        b = jax.random.normal(kb, (n, n), dtype)
+        flops[n] = analyse(mm.lower(a, b).compile()).flops or 2.0 * n**3
+        thunks[n] = lambda a=a, b=b: mm(a, b)
+    samples = time_interleaved(thunks, repeats=repeats, warmup=2, budget_s=budget_s)
+    rows = []
+    for n in sizes:
+        t = summarize(samples[n])
+        rows.append(
+            {
+                "n": n,
+                "flops": flops[n],
+                "time_s": t._asdict(),
+                "gflops": flops[n] / t.median / 1e9,
+            }
+        )
+    return rows
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def environment() -> dict:
+    """Device, backend, versions and host: what every result is read against."""
+    dev = jax.devices()[0]
+    torch = _peers.torch_or_none()
+    return {
+        "device": getattr(dev, "device_kind", str(dev)),
+        "device_count": jax.device_count(),
+        "backend": jax.default_backend(),
+        "platform": dev.platform,
+        "jax_version": jax.__version__,
+        "jaxlib_version": jaxlib.__version__,
+        "numpy_version": np.__version__,
+        "torch_version": None if torch is None else torch.__version__,
+        "python": platform.python_version(),
+        "host": {
+            "cpu": _cpu_name(),
+            "cores": os.cpu_count(),
+            "machine": platform.machine(),
+            "system": platform.platform(),
+            "load_start": _load(),
+        },
+        "env": {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_WAIT_POLICY")},
+        "async_dispatch": bool(jax.config.read("jax_cpu_enable_async_dispatch")),
+    }
+
+
+def run(
+    grid: str | Sequence[Cell] = "auto",
+    *,
+    out: str | os.PathLike | None = None,
+    settings: Settings | None = None,
+    peak_sizes: Sequence[int] | None = None,
+    peak_repeats: int = 10,
+    throughput_epochs: int | None = 30,
+    throughput_options: dict | None = None,
+    fd_sizes: Sequence[int] | None = fd_scaling.FULL_SIZES,
+    fd_repeats: int = 5,
+    fd_budget_s: float = 5.0,
+    dispatch_repeats: int | None = 300,
+    dispatch_configs: Sequence[str] = tuple(dispatch.CONFIGS),
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """Run the benchmarks; write ``results.json``, ``results.md`` and PNGs to ``out``.
+
+    Args:
+      grid: a grid name (``auto``, ``quick``, ``cpu``, ``gpu``) or a list of ``Cell``.
+      out: output directory (created); ``None`` writes nothing.
+      settings: repeats, warm-up, budgets and peers of each cell (default
+        ``Settings()``).
+      peak_sizes: square matmul sizes for the peak GFLOP/s (default per grid).
+      peak_repeats: rounds of the peak matmuls.
+      throughput_epochs: timed epochs of the digits benchmark (``None``: skipped).
+      throughput_options: more keyword arguments of ``throughput.run``.
+      fd_sizes: parameter counts of the scaling benchmark (``None``: skipped).
+      fd_repeats: rounds per size of the scaling benchmark (at least).
+      fd_budget_s: time budget per size of the scaling benchmark.
+      dispatch_repeats: calls per configuration of the dispatch benchmark (``None``:
+        skipped; CPU only).
+      dispatch_configs: which dispatch configurations (``async``, ``sync``).
+      seed: seeds every PRNG key.
+      progress: optional ``print``-like callable for progress lines.
+
+    Returns:
+      The results dict (what ``results.json`` holds).
+    """
+    say = progress or (lambda *a, **k: None)
+    settings = settings or Settings()
+    t_start = time.perf_counter()
+    backend = jax.default_backend()
+    if isinstance(grid, str):
+        grid_name, cell_list = grid_for(grid, backend)
+    else:
+        grid_name, cell_list = "custom", list(grid)
+    dtypes = sorted({c.dtype for c in cell_list}) or ["float32"]
+    if "float64" in dtypes or fd_sizes:
+        jax.config.update("jax_enable_x64", True)
+    results = {"schema_version": SCHEMA_VERSION, **environment()}
+    results["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    results.update(grid=grid_name, dtypes=dtypes, settings=settings._asdict())
+    results["notes"] = []
+    if _peers.torch_or_none() is None:
+        results["notes"].append(_peers.TORCH_MISSING)
+    results["notes"].append(
+        "cost_analysis counts a lax.scan/while body once, not once per iteration."
+    )
+
+    if peak_sizes is None:
+        default = PEAK_SIZES_ACCELERATOR if backend != "cpu" else PEAK_SIZES["cpu"]
+        peak_sizes = PEAK_SIZES.get(grid_name, default) if backend == "cpu" else default
+    results["peak_matmul"] = {}
+    for dt in dtypes:
+        say(f"peak matmul {dt} {tuple(peak_sizes)}")
+        results["peak_matmul"][dt] = peak_matmul(
+            dt, peak_sizes, peak_repeats, settings.budget_s, seed
+        )
+
+    results["cells"] = []
+    for i, cell in enumerate(cell_list):
+        t0 = time.perf_counter()
+        rec = cells.run_cell(
+            cell, settings, backend=backend, key=jax.random.key(seed + i)
+        )
+        results["cells"].append(rec)
+        r = rec["ratios"]["manual_over_autodiff"]
+        say(
+            f"[{i + 1}/{len(cell_list)}] {cell.label}: manual/autodiff "
+            f"{r['median']:.3f} (IQR {r['iqr']:.3f}), {time.perf_counter() - t0:.1f} s"
+        )
+
+    if dispatch_repeats and backend == "cpu":
+        say("dispatch latency (subprocesses)")
+        results["dispatch"] = dispatch.run(
+            repeats=dispatch_repeats, configs=dispatch_configs
+        )
+    if throughput_epochs:
+        say("digits training throughput")
+        results["throughput"] = throughput.run(
+            epochs=throughput_epochs,
+            peers=settings.peers,
+            seed=seed,
+            **(throughput_options or {}),
+        )
+    if fd_sizes:
+        say(f"finite differences vs backprop {tuple(fd_sizes)}")
+        results["fd_scaling"] = fd_scaling.run(
+            sizes=fd_sizes, repeats=fd_repeats, budget_s=fd_budget_s, seed=seed
+        )
+
+    results["host"]["load_end"] = _load()
+    results["wall_s"] = time.perf_counter() - t_start
+    results["summary"] = _report.summarize_run(results)
+    if out is not None:
+        write(results, out)
+    return results
+
+
+def write(results: dict, out) -> pathlib.Path:
+    """Write ``results.json``, the PNG plots and ``results.md`` into ``out``."""
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results["plots"] = _report.plot_all(results, out)
+    (out / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
+    (out / "results.md").write_text(_report.markdown(results))
+    return out
+
+
+QUICK = dict(
+    settings=Settings(
+        repeats=30, budget_s=1.0, peer_budget_s=1.0, min_repeats=5, compile_repeats=1
+    ),
+    peak_repeats=5,
+    throughput_epochs=10,
+    fd_sizes=fd_scaling.QUICK_SIZES,
+    fd_repeats=3,
+    dispatch_repeats=100,
+)
+
+
+def main(argv=None) -> int:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.backprop", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small grid and short runs (< 3 min on 2 CPU cores)",
+    )
+    parser.add_argument(
+        "--grid",
+        default=None,
+        choices=("auto", *GRIDS),
+        help="which grid (default: quick with --quick, else auto)",
+    )
+    parser.add_argument(
+        "--out",
+        default="benchmarks/results/latest",
+        help="output directory (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed rounds per cell (default 30)"
+    )
+    parser.add_argument("--no-peers", action="store_true", help="skip NumPy/PyTorch")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated parts to skip: dispatch,throughput,fd",
+    )
+    args = parser.parse_args(argv)
+    kwargs = dict(QUICK) if args.quick else {}
+    settings = kwargs.pop("settings", Settings())
+    if args.repeats is not None:
+        settings = settings._replace(repeats=args.repeats)
+    if args.no_peers:
+        settings = settings._replace(peers=False)
+    skip = {s for s in args.skip.split(",") if s}
+    unknown = skip - {"dispatch", "throughput", "fd"}
+    if unknown:
+        parser.error(f"unknown --skip part(s) {sorted(unknown)}")
+    if "dispatch" in skip:
+        kwargs["dispatch_repeats"] = None
+    if "throughput" in skip:
+        kwargs["throughput_epochs"] = None
+    if "fd" in skip:
+        kwargs["fd_sizes"] = None
+    grid = args.grid or ("quick" if args.quick else "auto")
+    results = run(
+        grid,
+        out=args.out,
+        settings=settings,
+        progress=lambda *a: print(*a, file=sys.stderr, flush=True),
+        **kwargs,
+    )
+    print(
+        f"wrote {args.out}/results.json, results.md and {len(results['plots'])} plots"
+    )
+    for key in _report.SUMMARY_KEYS:
+        value = results["summary"][key]
+        print(f"  {key}: {'—' if value is None else f'{value:.3f}'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

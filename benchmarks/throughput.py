@@ -1,0 +1,217 @@
+"""Training throughput on digits: examples/s for whole epochs, jaxnn vs its peers.
+
+The same network (``mlp([128, 64, 10])``, ReLU, integer-label softmax cross-entropy),
+the same initial weights, Adam(1e-3) and batches of 64 (22 steps, 1408 examples per
+epoch; the last partial batch is dropped) in every implementation:
+
+- ``scan_manual`` / ``scan_autodiff``: ``jaxnn.train.make_epoch``: a jitted shuffle and
+  one jitted ``lax.scan`` of the train step over the epoch's batches;
+- ``step_loop``: the same shuffle, then one jitted ``make_train_step`` call per batch
+  from Python (manual backward);
+- ``torch`` / ``torch_1t``: PyTorch eager, ``torch.optim.Adam``, default threads and
+  one thread;
+- ``numpy`` / ``numpy_1t``: hand-written backprop and Adam in NumPy.
+
+Epochs of all implementations are interleaved round by round; the speedups are the
+medians of the per-round ratios, against the faster thread setting of each peer.
+Every implementation's test accuracy after the timed epochs is recorded as a check
+that they trained the same network.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks import _nets, _peers
+from benchmarks._timing import ratio_stats, summarize, time_interleaved
+from jaxnn import data, optim, train
+
+HIDDEN = (128, 64)
+BATCH = 64
+LR = 1e-3
+
+
+def _jaxnn_thunks(ds, state0, model, loss, batch_size: int, backwards, step_loop):
+    optimizer = optim.adam(LR)
+    thunks = {}
+    for backward in backwards:
+        epoch = train.make_epoch(
+            model, loss, optimizer, batch_size=batch_size, backward=backward
+        )
+        box = [state0]
+
+        def scan_epoch(epoch=epoch, box=box):
+            box[0], metrics, _ = epoch(box[0], ds.x_train, ds.y_train)
+            return box[0], metrics
+
+        thunks[f"scan_{backward}"] = (scan_epoch, box)
+    if not step_loop:
+        return thunks
+
+    shuffle = train.make_epoch(  # lru-cached: the scan_manual epoch's shuffle
+        model, loss, optimizer, batch_size=batch_size, backward="manual"
+    ).shuffle
+    step = train.make_train_step(model, loss, optimizer, backward="manual")
+    box = [state0]
+
+    def step_loop():
+        state, xb, yb = shuffle(box[0], ds.x_train, ds.y_train)
+        for xi, yi in zip(xb, yb, strict=True):
+            state, metrics = step(state, xi, yi)
+        box[0] = state
+        return state, metrics
+
+    thunks["step_loop"] = (step_loop, box)
+    return thunks
+
+
+def _numpy_thunk(net, layers0, ds, batch_size: int, seed: int):
+    layers = [{k: v.copy() for k, v in p.items()} for p in layers0]
+    adam = _peers.NumpyAdam(layers, lr=LR)
+    fn = _peers.numpy_value_and_grad(net)
+    x = np.asarray(ds.x_train)
+    y = np.eye(net.sizes[-1], dtype=x.dtype)[np.asarray(ds.y_train)]
+    rng = np.random.default_rng(seed)
+    num_batches = x.shape[0] // batch_size
+
+    def epoch():
+        perm = rng.permutation(x.shape[0])[: num_batches * batch_size]
+        for idx in perm.reshape(num_batches, batch_size):
+            _, grads = fn(layers, x[idx], y[idx])
+            adam.step(layers, grads)
+
+    return epoch, layers
+
+
+def _torch_thunk(net, layers0, ds, batch_size: int, seed: int):
+    torch = _peers.torch_or_none()
+    torch.manual_seed(seed)
+    tensors = _peers.torch_tensors(layers0, "cpu", "float32")
+    leaves = [t for p in tensors for t in p.values()]
+    opt = torch.optim.Adam(leaves, lr=LR, betas=(0.9, 0.999), eps=1e-8)
+    x = torch.tensor(np.asarray(ds.x_train))
+    y = torch.tensor(np.asarray(ds.y_train), dtype=torch.long)
+    num_batches = x.shape[0] // batch_size
+    cross_entropy = torch.nn.functional.cross_entropy
+
+    def epoch():
+        perm = torch.randperm(x.shape[0])
+        for i in range(num_batches):
+            idx = perm[i * batch_size : (i + 1) * batch_size]
+            loss = cross_entropy(_peers.torch_forward(net, tensors, x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    return epoch, tensors
+
+
+def _accuracy(logits, labels) -> float:
+    return float(np.mean(np.argmax(np.asarray(logits), -1) == np.asarray(labels)))
+
+
+def run(
+    *,
+    epochs: int = 30,
+    warmup: int = 2,
+    peers: bool = True,
+    backwards=("manual", "autodiff"),
+    step_loop: bool = True,
+    seed: int = 0,
+) -> dict:
+    """Measure examples/s of whole training epochs on digits; the JSON record.
+
+    Args:
+      epochs: timed epochs of each implementation (interleaved).
+      warmup: untimed epochs of each after its first (compiling) one.
+      peers: include NumPy and PyTorch.
+      backwards: the scanned epochs' backward modes (``manual`` is needed).
+      step_loop: include the per-step jitted loop.
+      seed: seeds data split, initialisation and shuffles.
+    """
+    ds = data.load("digits", seed=seed)
+    run_ = train.model_for(ds, hidden=HIDDEN)
+    net = _nets.Net(
+        (*HIDDEN, ds.num_outputs), "relu", False, False, "softmax_cross_entropy"
+    )
+    state0 = train.init_state(
+        run_.model, optim.adam(LR), jax.random.key(seed), (ds.num_features,)
+    )
+    num_batches = ds.x_train.shape[0] // BATCH
+    examples = num_batches * BATCH
+
+    built = _jaxnn_thunks(
+        ds, state0, run_.model, run_.loss, BATCH, backwards, step_loop
+    )
+    thunks = {name: thunk for name, (thunk, _) in built.items()}
+    first_epoch_s = {}
+    for name, thunk in thunks.items():  # compile + first epoch, reported apart
+        t = time_interleaved({name: thunk}, repeats=1, warmup=0)[name][0]
+        first_epoch_s[name] = t
+
+    notes, threads = [], {}
+    peer_models = {}
+    if peers:
+        layers0 = _nets.layer_arrays(net, state0.params)
+        peer_thunks = {}
+        peer_thunks["numpy"], peer_models["numpy"] = _numpy_thunk(
+            net, layers0, ds, BATCH, seed
+        )
+        if _peers.torch_or_none() is not None:
+            peer_thunks["torch"], peer_models["torch"] = _torch_thunk(
+                net, layers0, ds, BATCH, seed
+            )
+        else:
+            notes.append(_peers.TORCH_MISSING)
+        peer_thunks, threads = _peers.peer_variants(peer_thunks)
+        thunks.update(peer_thunks)
+
+    samples = time_interleaved(thunks, repeats=epochs, warmup=warmup, seed=seed)
+    per_impl = {}
+    for name, seconds in samples.items():
+        stats = summarize(seconds)
+        per_impl[name] = {
+            "epoch_s": stats._asdict(),
+            "examples_per_s": examples / stats.median,
+            "threads": threads.get(name),
+        }
+    for name in built:
+        per_impl[name]["first_epoch_s"] = first_epoch_s[name]
+
+    # Test accuracy after training: all implementations should agree roughly.
+    for name, (_, box) in built.items():
+        logits = train.predict(run_.model, box[0].params, box[0].model_state, ds.x_test)
+        per_impl[name]["test_accuracy"] = _accuracy(logits, ds.y_test)
+    x_test = np.asarray(ds.x_test)
+    for peer, model_state in peer_models.items():
+        if peer == "numpy":
+            logits = _peers.numpy_forward(net, model_state, x_test)
+        else:
+            torch = _peers.torch_or_none()
+            with torch.no_grad():
+                logits = _peers.torch_forward(net, model_state, torch.tensor(x_test))
+        acc = _accuracy(logits, ds.y_test)
+        for name in (peer, f"{peer}_1t"):  # one model trained by both thread settings
+            if name in per_impl:
+                per_impl[name]["test_accuracy"] = acc
+
+    speedups = {}
+    for base in [f"scan_{b}" for b in backwards]:
+        for other in ("step_loop", "torch", "numpy"):
+            if other not in samples:
+                continue
+            best = _peers.best_peer(samples, other) if other != "step_loop" else other
+            r = ratio_stats(samples[best], samples[base])
+            speedups[f"{base}_vs_{other}"] = {**r._asdict(), "config": best}
+    return {
+        "data": "digits",
+        "network": f"mlp{[ds.num_features, *HIDDEN, ds.num_outputs]} relu, Adam({LR})",
+        "batch_size": BATCH,
+        "steps_per_epoch": num_batches,
+        "examples_per_epoch": examples,
+        "epochs_timed": len(samples["scan_manual"]),
+        "implementations": per_impl,
+        "speedups": speedups,
+        "notes": notes,
+        "dtype": str(jnp.dtype(ds.x_train.dtype)),
+    }

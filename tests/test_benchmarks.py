@@ -1,0 +1,155 @@
+"""The benchmarks run end to end on a tiny grid and write well-formed outputs.
+
+No timing assertions: only the schema of ``results.json``, that every ratio is
+positive and finite, and that the Markdown and PNG files exist and are valid.
+"""
+
+import json
+import math
+import pathlib
+import sys
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+# `python -m pytest` (make test) has the repository root on sys.path; plain `pytest`
+# has only tests/, and benchmarks/ is not an installed package.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks import _peers, _report, backprop, fd_scaling  # noqa: E402
+from benchmarks._timing import fit_exponent, ratio_stats, summarize  # noqa: E402
+from benchmarks.cells import JAX_VARIANTS, Cell, Settings  # noqa: E402
+
+TINY_GRID = [
+    Cell(1, 8, 4, "relu", "softmax_cross_entropy", "float32"),
+    Cell(2, 8, 4, "batch_norm", "mse", "float64"),
+]
+TINY = dict(
+    settings=Settings(
+        repeats=3,
+        warmup=1,
+        budget_s=None,
+        peer_budget_s=None,
+        compile_repeats=1,
+        peak_min_width=8,
+    ),
+    peak_sizes=(16, 32),
+    peak_repeats=3,
+    throughput_epochs=2,
+    throughput_options=dict(backwards=("manual",), step_loop=False, warmup=0),
+    fd_sizes=(30, 100),
+    fd_repeats=3,
+    fd_budget_s=0.1,
+    dispatch_repeats=10,
+    dispatch_configs=("sync",),  # the subprocess that sets the flag first
+)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    return backprop.run(TINY_GRID, out=out, **TINY), out
+
+
+def _ratios(results: dict):
+    """Every (name, ratio stats) pair of a run: cells, throughput, FD scaling."""
+    for cell in results["cells"]:
+        for name, r in cell["ratios"].items():
+            yield f"{cell['label']}: {name}", r
+        for name, p in cell["peers"].items():
+            if "over_manual" in p:
+                yield f"{cell['label']}: {name}/manual", p["over_manual"]
+        if "peak" in cell:
+            yield f"{cell['label']}: peak fraction", cell["peak"]["manual_fraction"]
+    for name, r in results["throughput"]["speedups"].items():
+        yield f"throughput: {name}", r
+    for p in results["fd_scaling"]["points"]:
+        yield f"fd: P={p['num_params']}", p["fd_over_backprop"]
+
+
+def test_results_json_schema(results):
+    res, out = results
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["summary"] == json.loads(json.dumps(res["summary"]))
+    for key in ("device", "backend", "jax_version", "jaxlib_version", "dtypes"):
+        assert saved[key], key
+    assert saved["dtypes"] == ["float32", "float64"]
+    assert set(_report.SUMMARY_KEYS) <= set(saved["summary"])
+    assert len(saved["cells"]) == len(TINY_GRID)
+    for cell in saved["cells"]:
+        assert set(JAX_VARIANTS) <= set(cell["variants"])
+        for variant in cell["variants"].values():
+            assert variant["time_s"]["n"] == 3
+            assert variant["time_s"]["median"] > 0
+            assert variant["compile_s"]["median"] > 0
+            assert variant["analysis"]["flops"] > 0
+            assert variant["analysis"]["ops"] > 0
+        assert cell["variants"]["manual"]["analysis"]["temp_bytes"] is not None
+    for key in ("dispatch", "throughput", "fd_scaling", "peak_matmul"):
+        assert saved[key], key
+    assert saved["dispatch"]["sync"]["per_call_us"]["manual"]["median"] > 0
+    assert saved["dispatch"]["sync"]["async_dispatch"] is False
+
+
+def test_every_ratio_positive_and_finite(results):
+    res, _ = results
+    names = []
+    for name, r in _ratios(res):
+        names.append(name)
+        for stat in ("median", "q25", "q75"):
+            assert math.isfinite(r[stat]) and r[stat] > 0, (name, stat, r[stat])
+    assert len(names) >= 10 * len(TINY_GRID) + 2
+    for key in _report.SUMMARY_KEYS:
+        value = res["summary"][key]
+        assert value is not None and math.isfinite(value), key
+        if "exponent" not in key:
+            assert value > 0, key
+
+
+def test_peers_present_or_noted(results):
+    res, _ = results
+    torch_missing = _peers.torch_or_none() is None
+    for cell in res["cells"]:
+        assert "numpy_over_manual" in cell["ratios"]
+        assert cell["peers"]["numpy"]["grad_rel_error"] < 1e-4
+        if torch_missing:
+            assert "skipped" in cell["peers"]["torch"]
+        else:
+            assert cell["peers"]["torch"]["grad_rel_error"] < 1e-4
+    assert torch_missing == any("PyTorch" in n for n in res["notes"])
+
+
+def test_markdown_and_plots(results):
+    res, out = results
+    md = (out / "results.md").read_text()
+    assert "## Targets" in md and "## Grid" in md
+    assert set(res["plots"]) == {
+        "cells_time.png",
+        "cells_ratio.png",
+        "fd_scaling.png",
+        "throughput.png",
+    }
+    for name in res["plots"]:
+        path = out / name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        image = matplotlib.image.imread(path)
+        assert image.ndim == 3 and min(image.shape[:2]) > 100
+        assert f"]({name})" in md
+
+
+def test_summary_statistics():
+    s = summarize([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert (s.median, s.q25, s.q75, s.iqr, s.n) == (3.0, 2.0, 4.0, 2.0, 5)
+    r = ratio_stats([2.0, 4.0, 9.0], [1.0, 2.0, 3.0])
+    assert r.median == 2.0 and r.n == 3
+    p = np.array([1e2, 1e3, 1e4])
+    k, _ = fit_exponent(p, 3e-9 * p**2)
+    assert k == pytest.approx(2.0)
+    assert fd_scaling.hidden_for(10_000) == 556
+
+
+def test_cli_rejects_unknown_part():
+    with pytest.raises(SystemExit) as exc:
+        backprop.main(["--skip", "everything"])
+    assert exc.value.code == 2

@@ -1,0 +1,94 @@
+"""`jaxnn diagnose --quick`: the report's table and its PNG figures."""
+
+import json
+import math
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from jaxnn import _study, cli
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _table(report: str) -> tuple[list[str], list[list[str]]]:
+    lines = report.split("## Table", 1)[1].strip().splitlines()
+    rows = [line.strip("|").split("|") for line in lines if line.startswith("|")]
+    header, _, *body = ([c.strip() for c in row] for row in rows)
+    return header, body
+
+
+def test_diagnose_quick_writes_report_and_figures(tmp_path, capsys):
+    out = tmp_path / "diagnose"
+    assert cli.main(["diagnose", "--quick", "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    for name in ("heatmap.png", "curves.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == PNG_MAGIC
+        image = matplotlib.image.imread(out / name)
+        assert min(image.shape[:2]) > 100 and float(image[..., :3].std()) > 0
+
+    report = (out / "report.md").read_text()
+    assert "](heatmap.png)" in report and "](curves.png)" in report
+    header, body = _table(report)
+    config = _study.QUICK
+    assert header == ["activation", "initializer", "variant"] + [
+        f"depth {d}" for d in config.depths
+    ]
+    expected = {
+        (a, i, v)
+        for a in config.activations
+        for i in config.initializers
+        for v in config.variants
+    }
+    assert {tuple(row[:3]) for row in body} == expected
+    assert len(body) == len(expected)
+    ratios = {tuple(row[:3]): [float(c) for c in row[3:]] for row in body}
+    assert all(math.isfinite(r) and r > 0 for values in ratios.values() for r in values)
+    # The study's point: sigmoid vanishes with depth, ReLU + He and batch norm do not.
+    assert ratios["sigmoid", "xavier", "plain"][-1] < 1e-3
+    assert 1e-1 < ratios["relu", "he", "plain"][-1] < 1e1
+    assert ratios["sigmoid", "xavier", "batch_norm"][-1] > 1e-1
+    sigmoid = ratios["sigmoid", "xavier", "plain"]
+    assert sigmoid == sorted(sigmoid, reverse=True)  # shrinks as depth grows
+
+    payload = json.loads((out / "results.json").read_text())
+    assert len(payload["rows"]) == len(expected)
+    assert payload["config"]["depths"] == list(config.depths)
+
+
+def test_diagnose_rejects_unknown_options(capsys):
+    assert cli.main(["diagnose", "--bogus"]) == 2
+    assert "--bogus" in capsys.readouterr().err
+
+
+def test_study_grid_validation_and_non_finite_cells(tmp_path):
+    tiny = _study.StudyConfig(
+        activations=("relu",),
+        initializers=("normal(1)",),
+        variants=("plain",),
+        depths=(1,),
+        width=4,
+        batch=8,
+        classes=2,
+        seeds=(0,),
+    )
+    result = _study.run(tiny)
+    assert result.ratio.shape == (1, 1, 1, 1)
+    assert np.isfinite(result.ratio).all()
+    # A non-finite cell is written as nan in the table and null in the JSON.
+    broken = result._replace(ratio=np.full_like(result.ratio, np.nan))
+    paths = _study.write_report(broken, tmp_path)
+    assert "| relu | normal(1) | plain | nan |" in paths["report"].read_text()
+    assert json.loads(paths["json"].read_text())["rows"][0]["ratio"] == [None]
+    assert math.isnan(_study._geomean([1.0, 0.0]))
+    for bad in (
+        {"activations": ("swish",)},
+        {"initializers": ("lecun",)},
+        {"variants": ("dense",)},
+        {"depths": ()},
+        {"seeds": ()},
+    ):
+        with pytest.raises(ValueError):
+            _study.run(tiny._replace(**bad))

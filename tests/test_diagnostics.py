@@ -1,0 +1,218 @@
+"""Diagnostics against direct computations on small nets, eagerly and under jit."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnn import activations, backprop, diagnostics, layers, models
+from jaxnn.layers import DenseParams
+
+LOSS = "softmax_cross_entropy_with_integer_labels"
+
+
+def _net_and_batch(dtype, *, activation="tanh", batch_norm=False, residual=False):
+    net = models.mlp(
+        [6, 6, 3], activation=activation, batch_norm=batch_norm, residual=residual
+    )
+    k_init, k_x, k_y = jax.random.split(jax.random.key(0), 3)
+    _, params, state = net.init(k_init, (5,))
+    params = jax.tree.map(lambda a: a.astype(dtype), params)
+    x = jax.random.normal(k_x, (16, 5), dtype)
+    y = jax.random.randint(k_y, (16,), 0, 3)
+    return net, params, state, x, y
+
+
+def _manual_forward(params, x, act):
+    """The plain mlp([6, 6, 3]) written out: (z1, y1, z2, y2, logits)."""
+    (d1, _), (d2, _), d3 = params
+    z1 = x @ d1.w + d1.b
+    y1 = act(z1)
+    z2 = y1 @ d2.w + d2.b
+    y2 = act(z2)
+    return z1, y1, z2, y2, y2 @ d3.w + d3.b
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_grad_norms_and_ratios_match_direct_norms(dtype):
+    net, params, state, x, y = _net_and_batch(dtype)
+    _, grads = backprop.value_and_grad(net, LOSS)(params, state, x, y)
+    (g1, _), (g2, _), g3 = grads
+    want = np.array([np.linalg.norm(np.asarray(g.w)) for g in (g1, g2, g3)])
+    got = diagnostics.layer_grad_norms(grads)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(
+        diagnostics.grad_norm_ratios(grads), want / want[-1], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        diagnostics.first_last_ratio(grads), want[0] / want[-1], rtol=1e-6
+    )
+    with_bias = np.array(
+        [np.sqrt(np.sum(np.square(g.w)) + np.sum(np.square(g.b))) for g in (g1, g2, g3)]
+    )
+    np.testing.assert_allclose(
+        diagnostics.layer_grad_norms(grads, include_bias=True), with_bias, rtol=1e-6
+    )
+    jitted = jax.jit(diagnostics.grad_norm_ratios)(grads)
+    np.testing.assert_allclose(jitted, want / want[-1], rtol=1e-6)
+
+
+def test_dense_walk_covers_batch_norm_and_residual_blocks():
+    net, params, state, x, _ = _net_and_batch(
+        jnp.float32, batch_norm=True, residual=True
+    )
+    assert diagnostics.dense_paths(params) == ["[0][0]", "[1][0]", "[2]"]
+    assert len(diagnostics.dense_layers(params)) == 3
+    _, _, cache = net.forward(params, state, x, train=True)
+    paths = diagnostics.activation_paths(cache)
+    assert paths == [".caches[0].caches[2]", ".caches[1].inner.caches[2]"]
+    assert len(diagnostics.activation_caches(cache)) == 2
+
+
+def test_update_ratios_match_direct_computation_and_handle_zero_weights():
+    w = DenseParams(jnp.array([[3.0, 4.0]], jnp.float32), jnp.zeros(2, jnp.float32))
+    zero = DenseParams(jnp.zeros((2, 1), jnp.float32), jnp.zeros(1, jnp.float32))
+    params = (w, zero, zero)
+    updates = (
+        DenseParams(jnp.array([[0.3, 0.0]], jnp.float32), jnp.ones(2, jnp.float32)),
+        DenseParams(jnp.ones((2, 1), jnp.float32), jnp.zeros(1, jnp.float32)),
+        DenseParams(jnp.zeros((2, 1), jnp.float32), jnp.zeros(1, jnp.float32)),
+    )
+    got = np.asarray(jax.jit(diagnostics.update_ratios)(params, updates))
+    np.testing.assert_allclose(got[0], 0.3 / 5.0, rtol=1e-6)
+    assert got[1] == np.inf and got[2] == 0.0
+    with_bias = diagnostics.update_ratios(params, updates, include_bias=True)
+    np.testing.assert_allclose(with_bias[0], np.sqrt(0.09 + 2) / 5.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_activation_stats_and_saturation_match_direct_forward(dtype):
+    net, params, state, x, _ = _net_and_batch(dtype)
+    params = jax.tree.map(lambda a: 3 * a, params)  # push tanh into saturation
+    _, _, cache = net.forward(params, state, x)
+    z1, y1, z2, y2, _ = _manual_forward(params, x, jnp.tanh)
+    stats = jax.jit(diagnostics.activation_stats)(cache)
+    np.testing.assert_allclose(stats.mean, [jnp.mean(y1), jnp.mean(y2)], rtol=1e-5)
+    np.testing.assert_allclose(stats.std, [jnp.std(y1), jnp.std(y2)], rtol=1e-5)
+    np.testing.assert_allclose(stats.z_mean, [jnp.mean(z1), jnp.mean(z2)], rtol=1e-5)
+    np.testing.assert_allclose(stats.z_std, [jnp.std(z1), jnp.std(z2)], rtol=1e-5)
+    for threshold in (0.5, 2.0):
+        want = [np.mean(np.abs(np.asarray(z)) > threshold) for z in (z1, z2)]
+        got = jax.jit(diagnostics.saturation_fraction, static_argnums=1)(
+            cache, threshold
+        )
+        np.testing.assert_allclose(got, want)
+    assert 0 < float(diagnostics.saturation_fraction(cache)[0]) < 1
+
+
+def test_unit_activity_and_dead_fraction_match_direct_count():
+    net, params, state, x, _ = _net_and_batch(jnp.float64, activation="relu")
+    (d1, a1), (d2, a2), d3 = params
+    params = ((d1._replace(b=d1.b.at[:3].set(-100.0)), a1), (d2, a2), d3)
+    _, _, cache = net.forward(params, state, x)
+    z1, y1, z2, _, _ = _manual_forward(params, x, activations.relu)
+    activity = diagnostics.unit_activity(cache)
+    np.testing.assert_array_equal(activity[0], np.any(np.asarray(z1) > 0, axis=0))
+    np.testing.assert_array_equal(activity[1], np.any(np.asarray(z2) > 0, axis=0))
+    dead = diagnostics.dead_fraction(activity)
+    want = [1 - np.mean(np.any(np.asarray(z) > 0, axis=0)) for z in (z1, z2)]
+    np.testing.assert_allclose(dead, want)
+    assert float(dead[0]) >= 0.5  # three of six units have bias −100
+
+
+def test_dead_unit_fraction_over_a_data_set_in_batches_equals_one_pass():
+    net, params, state, x, _ = _net_and_batch(jnp.float32, activation="relu")
+    (d1, a1), rest2, d3 = params
+    # Unit 0 fires only for the last example: every batch must be seen.
+    x = x.at[:, 0].set(-1.0).at[-1, 0].set(1.0)
+    w = jnp.zeros_like(d1.w).at[0, 0].set(1.0)
+    b = jnp.zeros_like(d1.b).at[0].set(-0.5).at[1:].set(-1.0)
+    params = ((DenseParams(w, b), a1), rest2, d3)
+    whole = diagnostics.dead_unit_fraction(net, params, state, x)
+    np.testing.assert_allclose(whole[0], 5 / 6)  # only unit 0 ever fires
+    fn = jax.jit(
+        diagnostics.dead_unit_fraction,
+        static_argnums=0,
+        static_argnames=("batch_size", "train"),
+    )
+    for batch_size in (5, 16, 40):  # 16 examples: padded, exact and a single pass
+        got = fn(net, params, state, x, batch_size=batch_size)
+        np.testing.assert_allclose(got, whole)
+    with pytest.raises(ValueError, match="batch_size"):
+        diagnostics.dead_unit_fraction(net, params, state, x, batch_size=0)
+
+
+def test_prelu_caches_count_as_activations():
+    net = layers.serial(layers.dense(4), layers.prelu(0.1), layers.dense(2))
+    _, params, state = net.init(jax.random.key(1), (3,))
+    x = jax.random.normal(jax.random.key(2), (8, 3), jnp.float32)
+    _, _, cache = net.forward(params, state, x)
+    z = x @ params[0].w + params[0].b
+    y = jnp.where(z >= 0, z, 0.1 * z)
+    stats = diagnostics.activation_stats(cache)
+    np.testing.assert_allclose(stats.mean, [jnp.mean(y)], rtol=1e-6)
+    np.testing.assert_allclose(stats.z_std, [jnp.std(z)], rtol=1e-6)
+    assert diagnostics.pre_activations(cache)[0].shape == (8, 4)
+
+
+def test_a_net_without_activations_gives_empty_statistics():
+    net = layers.serial(layers.dense(2))
+    _, params, state = net.init(jax.random.key(0), (3,))
+    _, _, cache = net.forward(params, state, jnp.ones((4, 3), jnp.float32))
+    assert diagnostics.activation_stats(cache).mean.shape == (0,)
+    assert diagnostics.dead_fraction(diagnostics.unit_activity(cache)).shape == (0,)
+
+
+def test_layer_report_under_jit_equals_eager_and_direct_values():
+    net, params, state, x, y = _net_and_batch(jnp.float32, activation="sigmoid")
+    eager = diagnostics.layer_report(net, LOSS, params, state, x, y)
+    jitted = diagnostics.jitted_layer_report(net, LOSS)(params, state, x, y)
+    for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    (loss, _), grads = backprop.value_and_grad(net, LOSS)(params, state, x, y)
+    np.testing.assert_allclose(eager.loss, loss, rtol=1e-6)
+    np.testing.assert_allclose(eager.grad_norms, diagnostics.layer_grad_norms(grads))
+    assert eager.grad_ratios[-1] == 1.0
+    assert eager.activations.mean.shape == eager.saturation.shape == eager.dead.shape
+    assert diagnostics.jitted_layer_report(
+        net, LOSS
+    ) is diagnostics.jitted_layer_report(net, LOSS)
+
+
+class _Leaves(NamedTuple):
+    good: jax.Array
+    bad: jax.Array
+
+
+def test_locate_nonfinite_names_the_right_paths():
+    tree = {
+        "a": jnp.ones(3, jnp.float32),
+        "b": (jnp.array([1.0, jnp.nan], jnp.float32), jnp.zeros(2, jnp.float64)),
+        "c": _Leaves(jnp.ones(1, jnp.float32), jnp.array([jnp.inf], jnp.float32)),
+        "d": jnp.array(-jnp.inf, jnp.float64),
+    }
+    assert diagnostics.locate_nonfinite(tree) == ["['b'][0]", "['c'].bad", "['d']"]
+    assert not bool(diagnostics.all_finite(tree))
+    assert bool(jax.jit(diagnostics.all_finite)({"a": jnp.ones(2)}))
+    assert bool(diagnostics.all_finite(()))
+    mask = jax.jit(diagnostics.nonfinite_mask)(tree)
+    assert [bool(m) for m in jax.tree.leaves(mask)] == [
+        False,
+        True,
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert diagnostics.locate_nonfinite({"a": jnp.zeros(2)}) == []
+
+
+def test_locate_nonfinite_on_network_parameters():
+    net = models.mlp([4, 4, 2], activation="relu", batch_norm=True)
+    _, params, _ = net.init(jax.random.key(0), (3,))
+    (b1, (b2_dense, bn, act), out) = params[0], params[1], params[2]
+    params = (b1, (b2_dense._replace(w=b2_dense.w.at[0, 0].set(jnp.nan)), bn, act), out)
+    assert diagnostics.locate_nonfinite(params) == ["[1][0].w"]

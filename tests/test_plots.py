@@ -1,0 +1,127 @@
+"""Every figure function writes a valid, non-empty PNG, non-finite inputs included."""
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from jaxnn import plots
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path, min_side=100):
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and min(image.shape[:2]) >= min_side
+    assert float(image[..., :3].std()) > 0  # something was drawn
+
+
+def test_training_curves(tmp_path):
+    history = [
+        {
+            "epoch": e,
+            "train_loss": 1 / e,
+            "test_loss": 1.2 / e,
+            "test_accuracy": 0.5 + e / 10,
+        }
+        for e in (1, 2, 3)
+    ]
+    assert_png(plots.training_curves(history, tmp_path / "a" / "t.png"))
+
+
+def test_grad_norms_and_curves_with_nonfinite_values(tmp_path):
+    norms = {
+        "sigmoid": [1e-6, 1e-3, 1.0],
+        "relu": [0.5, np.nan, 1.0],
+        "dead": [0.0, 0.0, 0.0],
+    }
+    assert_png(plots.grad_norms(norms, tmp_path / "g.png"))
+    series = {"a": ([1, 2, 3], [1.0, np.inf, 3.0]), "b": ([1, 2, 3], [-1.0, 2.0, 4.0])}
+    assert_png(
+        plots.curves(
+            series,
+            tmp_path / "c.png",
+            logx=True,
+            logy=True,
+            reference=("ref", ([1, 3], [1.0, 9.0])),
+        )
+    )
+    # A log axis with nothing positive to draw falls back to a linear one.
+    assert_png(
+        plots.curves({"zero": ([1, 2], [0.0, 0.0])}, tmp_path / "z.png", logy=True)
+    )
+
+
+def test_curve_grid_leaves_spare_panels_empty(tmp_path):
+    panels = {
+        f"panel {i}": {"x²": ([1, 2, 3], [1.0, 4.0, 9.0]), "x": ([1, 2, 3], [1, 2, 3])}
+        for i in range(4)
+    }
+    path = plots.curve_grid(
+        panels, tmp_path / "grid.png", ncols=3, logy=True, title="t"
+    )
+    assert_png(path)
+
+
+def test_activation_stats(tmp_path):
+    stats = {
+        "tanh, N(0,1)": {"std": [0.9, 0.95, 0.97], "saturation": [0.6, 0.7, 0.7]},
+        "tanh, Xavier": {"std": [0.6, 0.4, 0.3], "saturation": [0.0, 0.0, 0.0]},
+    }
+    assert_png(plots.activation_stats(stats, tmp_path / "s.png", logy=("std",)))
+
+
+def test_activation_functions_gallery(tmp_path):
+    path = plots.activation_functions(
+        ("sigmoid", "tanh", "relu", "leaky_relu", "softmax"),
+        tmp_path / "act.png",
+        num=51,
+    )
+    assert_png(path)
+
+
+def test_optimizer_trajectories_over_contours(tmp_path):
+    path_a = np.array([[-2.0, 1.0], [-1.0, 0.5], [0.0, 0.0]])
+    path_b = np.array([[-2.0, 1.0], [-1.5, -0.5], [-0.2, 0.1]])
+    path = plots.optimizer_trajectories(
+        lambda x, y: 0.5 * (x**2 + 10 * y**2) + 1e-3,
+        {"SGD": path_a, "Adam": path_b},
+        tmp_path / "traj.png",
+        xlim=(-2.5, 0.5),
+        ylim=(-1.2, 1.2),
+    )
+    assert_png(path)
+    explicit = plots.optimizer_trajectories(
+        lambda x, y: x**2 - y**2,
+        {},
+        tmp_path / "saddle.png",
+        xlim=(-1, 1),
+        ylim=(-1, 1),
+        levels=[-0.5, 0.0, 0.5],
+        log_levels=False,
+    )
+    assert_png(explicit)
+
+
+@pytest.mark.parametrize("annotate", [None, False])
+def test_ratio_heatmap_with_nan_and_zero_cells(tmp_path, annotate):
+    panels = {
+        "plain": np.array([[1e-6, 1e-3, 1.0], [10.0, np.nan, 0.0]]),
+        "residual": np.array([[0.5, 0.4, 0.3], [1.0, 2.0, 1e4]]),
+    }
+    path = plots.ratio_heatmap(
+        panels,
+        ["sigmoid", "relu"],
+        ["2", "6", "10"],
+        tmp_path / "h.png",
+        title="log ratio",
+        xlabel="depth",
+        annotate=annotate,
+    )
+    assert_png(path)
+
+
+def test_bars(tmp_path):
+    values = {"relu": 0.68, "leaky_relu": 0.0, "broken": np.inf}
+    assert_png(plots.bars(values, tmp_path / "b.png", ylabel="dead fraction"))
