@@ -294,6 +294,17 @@ def _throughput_lines(results) -> list[str]:
     lines += ["", "| speedup (pairwise, median) | value | against |", "|---|---:|---|"]
     for name, r in tp["speedups"].items():
         lines.append(f"| {name} | {_ratio(r)} | {r['config']} |")
+    parts = tp.get("breakdown_us_per_step")
+    if parts:
+        lines += [
+            "",
+            "Where the scanned epoch's time goes (µs per step; each row a scan that "
+            "adds one part to the row above, the shuffle on its own):",
+            "",
+            "| scan of | µs / step |",
+            "|---|---:|",
+        ]
+        lines += [f"| {k} | {v:.1f} |" for k, v in parts.items()]
     return lines
 
 

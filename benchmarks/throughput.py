@@ -106,6 +106,57 @@ def _torch_thunk(net, layers0, ds, batch_size: int, seed: int):
     return epoch, tensors
 
 
+def breakdown(model, loss, state, ds, *, repeats: int = 30, seed: int = 0) -> dict:
+    """Where a scanned epoch's time goes: µs per step of nested scans, interleaved.
+
+    ``value_and_grad``: a scan of the manual value-and-grad alone; ``+ adam``: with
+    the optimizer update and ``apply_updates``; ``train_step``: a scan of
+    ``make_train_step``'s step (adds its key split, finiteness check and gradient
+    norm); ``epoch.run``: the real scanned epoch (adds the non-finite guard's
+    ``lax.cond``); ``epoch.shuffle``: the epoch's jitted shuffle, per step.
+    """
+    from jaxnn import backprop
+
+    optimizer = optim.adam(LR)
+    epoch = train.make_epoch(model, loss, optimizer, batch_size=BATCH)
+    _, xb, yb = epoch.shuffle(state, ds.x_train, ds.y_train)
+    vg = backprop.value_and_grad(model, loss)
+
+    @jax.jit
+    def scan_vg(params, model_state, xb, yb):
+        def body(total, batch):
+            (value, _), _ = vg(params, model_state, *batch)
+            return total + value, None
+
+        return jax.lax.scan(body, jnp.zeros((), xb.dtype), (xb, yb))[0]
+
+    @jax.jit
+    def scan_adam(params, model_state, opt_state, xb, yb):
+        def body(carry, batch):
+            p, o = carry
+            (value, _), grads = vg(p, model_state, *batch)
+            updates, o = optimizer.update(grads, o, p)
+            return (optim.apply_updates(p, updates), o), value
+
+        return jax.lax.scan(body, (params, opt_state), (xb, yb))
+
+    @jax.jit
+    def scan_step(state, xb, yb):
+        return jax.lax.scan(lambda st, batch: epoch.step(st, *batch), state, (xb, yb))
+
+    p, ms, os_ = state.params, state.model_state, state.opt_state
+    thunks = {
+        "value_and_grad": lambda: scan_vg(p, ms, xb, yb),
+        "+ adam": lambda: scan_adam(p, ms, os_, xb, yb),
+        "train_step": lambda: scan_step(state, xb, yb),
+        "epoch.run": lambda: epoch.run(state, xb, yb),
+        "epoch.shuffle": lambda: epoch.shuffle(state, ds.x_train, ds.y_train),
+    }
+    samples = time_interleaved(thunks, repeats=repeats, warmup=2, seed=seed)
+    steps = xb.shape[0]
+    return {k: summarize(v).median / steps * 1e6 for k, v in samples.items()}
+
+
 def _accuracy(logits, labels) -> float:
     return float(np.mean(np.argmax(np.asarray(logits), -1) == np.asarray(labels)))
 
@@ -117,6 +168,7 @@ def run(
     peers: bool = True,
     backwards=("manual", "autodiff"),
     step_loop: bool = True,
+    with_breakdown: bool = True,
     seed: int = 0,
 ) -> dict:
     """Measure examples/s of whole training epochs on digits; the JSON record.
@@ -127,6 +179,7 @@ def run(
       peers: include NumPy and PyTorch.
       backwards: the scanned epochs' backward modes (``manual`` is needed).
       step_loop: include the per-step jitted loop.
+      with_breakdown: also time ``breakdown`` (µs per step of each part).
       seed: seeds data split, initialisation and shuffles.
     """
     ds = data.load("digits", seed=seed)
@@ -203,7 +256,11 @@ def run(
             best = _peers.best_peer(samples, other) if other != "step_loop" else other
             r = ratio_stats(samples[best], samples[base])
             speedups[f"{base}_vs_{other}"] = {**r._asdict(), "config": best}
+    parts = None
+    if with_breakdown:
+        parts = breakdown(run_.model, run_.loss, state0, ds, repeats=epochs, seed=seed)
     return {
+        "breakdown_us_per_step": parts,
         "data": "digits",
         "network": f"mlp{[ds.num_features, *HIDDEN, ds.num_outputs]} relu, Adam({LR})",
         "batch_size": BATCH,

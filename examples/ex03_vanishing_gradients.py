@@ -75,7 +75,8 @@ def main(fast: bool = False, out=None) -> dict:
     out = out_dir(out)
     epochs = 0 if fast else 10
     dataset = data.load("digits")
-    x, y = dataset.x_train[:512], dataset.y_train[:512]
+    n = 64 if fast else 512  # examples in the analysed batch
+    x, y = dataset.x_train[:n], dataset.y_train[:n]
 
     norms, ratios, products, moved, accuracy = {}, {}, {}, {}, {}
     optimizer = optim.sgd(LEARNING_RATE)
@@ -104,7 +105,7 @@ def main(fast: bool = False, out=None) -> dict:
 
     table(
         f"gradient norm ‖∂L/∂W_l‖ per dense layer at initialization (depth {DEPTH}, "
-        "512 digits, hand-written backward pass)",
+        f"{n} digits, hand-written backward pass)",
         ("layer", *CONFIGS),
         [(i + 1, *(norms[n][i] for n in CONFIGS)) for i in range(DEPTH + 1)],
     )

@@ -8,12 +8,12 @@ for ``jaxnn.models.mlp`` entry ``l`` of every per-layer array is hidden layer ``
 (the output ``dense`` is the last dense entry). Layer structure is static, so all of
 them run under ``jax.jit`` and return arrays or NamedTuples of arrays.
 
-Per-layer quantities, with ``W_l`` the weight of dense layer ``l`` and ``L`` the last
-(output) dense layer:
+Per-layer quantities, with ``W_l`` the weight of dense layer ``l``, ``W_out`` that of
+the last (output) dense layer and ``L`` the loss:
 
-- gradient norm ``‖∂L/∂W_l‖_F`` and its ratio to the last layer's, ``‖∂L/∂W_l‖ /
-  ‖∂L/∂W_L‖``: far below 1 for the first layer means vanishing gradients, far above
-  means exploding ones;
+- gradient norm ``‖∂L/∂W_l‖_F`` and its ratio to the output layer's, ``‖∂L/∂W_l‖ /
+  ‖∂L/∂W_out‖``: far below 1 for the first layer means vanishing gradients, far
+  above means exploding ones;
 - update-to-parameter ratio ``‖ΔW_l‖ / ‖W_l‖`` of one optimizer step (about 1e-3 is
   the usual healthy order of magnitude);
 - activation mean and standard deviation, of the pre-activation ``z`` and the output
@@ -193,7 +193,7 @@ def layer_grad_norms(grads: PyTree, *, include_bias: bool = False) -> Array:
 
 
 def grad_norm_ratios(grads: PyTree, *, include_bias: bool = False) -> Array:
-    """``‖∂L/∂W_l‖ / ‖∂L/∂W_L‖`` for every dense layer ``l`` (``L`` the last one).
+    """``‖∂L/∂W_l‖ / ‖∂L/∂W_out‖`` for every dense layer ``l`` (``out`` the last one).
 
     The last entry is 1. A first entry far below 1 is the vanishing-gradient signature:
     with σ (``σ' ≤ 1/4``) each layer can shrink the gradient by 4, so ten layers by
@@ -204,7 +204,7 @@ def grad_norm_ratios(grads: PyTree, *, include_bias: bool = False) -> Array:
 
 
 def first_last_ratio(grads: PyTree, *, include_bias: bool = False) -> Array:
-    """``‖∂L/∂W_1‖ / ‖∂L/∂W_L‖``, first-layer over last-layer gradient norm (a scalar)."""
+    """``‖∂L/∂W_1‖ / ‖∂L/∂W_out‖``: first-layer over output-layer gradient norm."""
     return grad_norm_ratios(grads, include_bias=include_bias)[0]
 
 

@@ -37,7 +37,9 @@ TINY = dict(
     peak_sizes=(16, 32),
     peak_repeats=3,
     throughput_epochs=2,
-    throughput_options=dict(backwards=("manual",), step_loop=False, warmup=0),
+    throughput_options=dict(
+        backwards=("manual",), step_loop=False, warmup=0, with_breakdown=False
+    ),
     fd_sizes=(30, 100),
     fd_repeats=3,
     fd_budget_s=0.1,

@@ -69,9 +69,8 @@ def test_study_grid_validation_and_non_finite_cells(tmp_path):
         initializers=("normal(1)",),
         variants=("plain",),
         depths=(1,),
-        width=4,
-        batch=8,
-        classes=2,
+        width=64,
+        batch=64,
         seeds=(0,),
     )
     result = _study.run(tiny)

@@ -11,22 +11,28 @@ from jaxnn import activations, backprop, diagnostics, layers, models
 from jaxnn.layers import DenseParams
 
 LOSS = "softmax_cross_entropy_with_integer_labels"
+# Widths of 64 everywhere: the weights' and inputs' normal draws share one compiled
+# shape with the examples' networks, which keeps the suite fast.
+W = 64
+
+
+def _inputs(dtype, key=1):
+    return jax.random.normal(jax.random.key(key), (W, W), jnp.float32).astype(dtype)
 
 
 def _net_and_batch(dtype, *, activation="tanh", batch_norm=False, residual=False):
     net = models.mlp(
-        [6, 6, 3], activation=activation, batch_norm=batch_norm, residual=residual
+        [W, W, 10], activation=activation, batch_norm=batch_norm, residual=residual
     )
-    k_init, k_x, k_y = jax.random.split(jax.random.key(0), 3)
-    _, params, state = net.init(k_init, (5,))
+    _, params, state = net.init(jax.random.key(0), (W,))
     params = jax.tree.map(lambda a: a.astype(dtype), params)
-    x = jax.random.normal(k_x, (16, 5), dtype)
-    y = jax.random.randint(k_y, (16,), 0, 3)
+    x = _inputs(dtype)
+    y = jnp.arange(W) % 10
     return net, params, state, x, y
 
 
 def _manual_forward(params, x, act):
-    """The plain mlp([6, 6, 3]) written out: (z1, y1, z2, y2, logits)."""
+    """The plain mlp([W, W, 10]) written out: (z1, y1, z2, y2, logits)."""
     (d1, _), (d2, _), d3 = params
     z1 = x @ d1.w + d1.b
     y1 = act(z1)
@@ -111,7 +117,7 @@ def test_activation_stats_and_saturation_match_direct_forward(dtype):
 def test_unit_activity_and_dead_fraction_match_direct_count():
     net, params, state, x, _ = _net_and_batch(jnp.float64, activation="relu")
     (d1, a1), (d2, a2), d3 = params
-    params = ((d1._replace(b=d1.b.at[:3].set(-100.0)), a1), (d2, a2), d3)
+    params = ((d1._replace(b=d1.b.at[: W // 2].set(-100.0)), a1), (d2, a2), d3)
     _, _, cache = net.forward(params, state, x)
     z1, y1, z2, _, _ = _manual_forward(params, x, activations.relu)
     activity = diagnostics.unit_activity(cache)
@@ -120,7 +126,7 @@ def test_unit_activity_and_dead_fraction_match_direct_count():
     dead = diagnostics.dead_fraction(activity)
     want = [1 - np.mean(np.any(np.asarray(z) > 0, axis=0)) for z in (z1, z2)]
     np.testing.assert_allclose(dead, want)
-    assert float(dead[0]) >= 0.5  # three of six units have bias −100
+    assert float(dead[0]) >= 0.5  # half the units have bias −100
 
 
 def test_dead_unit_fraction_over_a_data_set_in_batches_equals_one_pass():
@@ -132,13 +138,13 @@ def test_dead_unit_fraction_over_a_data_set_in_batches_equals_one_pass():
     b = jnp.zeros_like(d1.b).at[0].set(-0.5).at[1:].set(-1.0)
     params = ((DenseParams(w, b), a1), rest2, d3)
     whole = diagnostics.dead_unit_fraction(net, params, state, x)
-    np.testing.assert_allclose(whole[0], 5 / 6)  # only unit 0 ever fires
+    np.testing.assert_allclose(whole[0], (W - 1) / W)  # only unit 0 ever fires
     fn = jax.jit(
         diagnostics.dead_unit_fraction,
         static_argnums=0,
         static_argnames=("batch_size", "train"),
     )
-    for batch_size in (5, 16, 40):  # 16 examples: padded, exact and a single pass
+    for batch_size in (5, W, 100):  # padded batches, exact and a single pass
         got = fn(net, params, state, x, batch_size=batch_size)
         np.testing.assert_allclose(got, whole)
     with pytest.raises(ValueError, match="batch_size"):
@@ -146,22 +152,22 @@ def test_dead_unit_fraction_over_a_data_set_in_batches_equals_one_pass():
 
 
 def test_prelu_caches_count_as_activations():
-    net = layers.serial(layers.dense(4), layers.prelu(0.1), layers.dense(2))
-    _, params, state = net.init(jax.random.key(1), (3,))
-    x = jax.random.normal(jax.random.key(2), (8, 3), jnp.float32)
+    net = layers.serial(layers.dense(W), layers.prelu(0.1), layers.dense(10))
+    _, params, state = net.init(jax.random.key(1), (W,))
+    x = _inputs(jnp.float32)
     _, _, cache = net.forward(params, state, x)
     z = x @ params[0].w + params[0].b
     y = jnp.where(z >= 0, z, 0.1 * z)
     stats = diagnostics.activation_stats(cache)
     np.testing.assert_allclose(stats.mean, [jnp.mean(y)], rtol=1e-6)
     np.testing.assert_allclose(stats.z_std, [jnp.std(z)], rtol=1e-6)
-    assert diagnostics.pre_activations(cache)[0].shape == (8, 4)
+    assert diagnostics.pre_activations(cache)[0].shape == (W, W)
 
 
 def test_a_net_without_activations_gives_empty_statistics():
-    net = layers.serial(layers.dense(2))
-    _, params, state = net.init(jax.random.key(0), (3,))
-    _, _, cache = net.forward(params, state, jnp.ones((4, 3), jnp.float32))
+    net = layers.serial(layers.dense(10))
+    _, params, state = net.init(jax.random.key(0), (W,))
+    _, _, cache = net.forward(params, state, jnp.ones((4, W), jnp.float32))
     assert diagnostics.activation_stats(cache).mean.shape == (0,)
     assert diagnostics.dead_fraction(diagnostics.unit_activity(cache)).shape == (0,)
 
@@ -211,8 +217,8 @@ def test_locate_nonfinite_names_the_right_paths():
 
 
 def test_locate_nonfinite_on_network_parameters():
-    net = models.mlp([4, 4, 2], activation="relu", batch_norm=True)
-    _, params, _ = net.init(jax.random.key(0), (3,))
+    net = models.mlp([W, W, 10], activation="relu", batch_norm=True)
+    _, params, _ = net.init(jax.random.key(0), (W,))
     (b1, (b2_dense, bn, act), out) = params[0], params[1], params[2]
     params = (b1, (b2_dense._replace(w=b2_dense.w.at[0, 0].set(jnp.nan)), bn, act), out)
     assert diagnostics.locate_nonfinite(params) == ["[1][0].w"]

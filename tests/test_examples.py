@@ -120,7 +120,6 @@ def test_ex08(tmp_path):
     assert 0 < steps["momentum (EMA, β=0.9)"] < steps["SGD"]
     assert 0 < steps["Adam"] < steps["SGD"]
     assert r["ravine_working_rates"]["Adam"] > r["ravine_working_rates"]["SGD"]
-    assert all(0.5 < a <= 1 for accs in r["long_run_accuracy"].values() for a in accs)
 
 
 def test_ex09(tmp_path):

@@ -125,3 +125,5 @@ def test_ratio_heatmap_with_nan_and_zero_cells(tmp_path, annotate):
 def test_bars(tmp_path):
     values = {"relu": 0.68, "leaky_relu": 0.0, "broken": np.inf}
     assert_png(plots.bars(values, tmp_path / "b.png", ylabel="dead fraction"))
+    ratios = {"sigmoid": 2e-6, "relu": 0.66}
+    assert_png(plots.bars(ratios, tmp_path / "log.png", logy=True, title="ratio"))
