@@ -38,7 +38,9 @@ def cmd_check(args) -> int:
     console = Console()
     backend = jax.default_backend()
     device = jax.devices()[0].device_kind
-    table = Table(title=f"jaxnn check — backend {backend} ({device}), jax {jax.__version__}")
+    table = Table(
+        title=f"jaxnn check — backend {backend} ({device}), jax {jax.__version__}"
+    )
     for column in ("kind", "item", "dtype", "vs autodiff", "vs finite diff", "result"):
         table.add_column(column)
     rows = []
@@ -47,7 +49,14 @@ def cmd_check(args) -> int:
         result = "[green]pass[/green]" if row.passed else "[bold red]FAIL[/bold red]"
         if row.note:
             result += f" ({row.note})"
-        table.add_row(row.category, row.item, row.dtype, _fmt(row.vs_autodiff), _fmt(row.vs_fd), result)
+        table.add_row(
+            row.category,
+            row.item,
+            row.dtype,
+            _fmt(row.vs_autodiff),
+            _fmt(row.vs_fd),
+            result,
+        )
     console.print(table)
     failed = [r for r in rows if not r.passed]
     console.print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
@@ -74,7 +83,9 @@ def _positive(kind):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}; got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a {kind.__name__}; got {text!r}"
+            ) from None
         if not value > 0:
             raise argparse.ArgumentTypeError(f"expected a value > 0; got {text}")
         return value
@@ -115,7 +126,9 @@ def _learning_rate(args, steps_per_epoch: int):
     if args.schedule == "step":  # halve three times over the run
         return optim.step_decay(args.lr, step_size=max(1, total // 4), factor=0.5)
     if args.schedule == "exponential":  # ×0.9 per epoch
-        return optim.exponential_decay(args.lr, transition_steps=steps_per_epoch, decay_rate=0.9)
+        return optim.exponential_decay(
+            args.lr, transition_steps=steps_per_epoch, decay_rate=0.9
+        )
     if args.schedule == "cosine":
         return optim.cosine_decay_schedule(args.lr, decay_steps=total)
     warmup = min(steps_per_epoch, total // 2)
@@ -138,7 +151,9 @@ def build_optimizer(args, steps_per_epoch: int):
     elif args.optimizer == "adam":
         opt = optim.adam(lr, b1=args.b1, b2=args.b2, eps=args.eps)
     else:
-        opt = optim.adamw(lr, b1=args.b1, b2=args.b2, eps=args.eps, weight_decay=args.weight_decay)
+        opt = optim.adamw(
+            lr, b1=args.b1, b2=args.b2, eps=args.eps, weight_decay=args.weight_decay
+        )
     if args.clip is not None:
         opt = optim.chain(optim.clip_by_global_norm(args.clip), opt)
     return opt
@@ -181,9 +196,13 @@ def cmd_train(args) -> int:
     place = None
     if args.devices is not None:
         if args.devices > len(jax.devices()):
-            raise UsageError(f"--devices {args.devices}: jax sees only {len(jax.devices())} device(s)")
+            raise UsageError(
+                f"--devices {args.devices}: jax sees only {len(jax.devices())} device(s)"
+            )
         if args.batch_size % args.devices:
-            raise UsageError(f"--batch-size {args.batch_size} must be divisible by --devices {args.devices}")
+            raise UsageError(
+                f"--batch-size {args.batch_size} must be divisible by --devices {args.devices}"
+            )
         place = par.placer(par.mesh(args.devices), args.batch_size)
     run = train.model_for(
         dataset,
@@ -204,14 +223,18 @@ def cmd_train(args) -> int:
     )
 
     # Verify the manual gradient against autodiff on the first batch before training.
-    state0 = train.init_state(run.model, optimizer, jax.random.key(args.seed), (dataset.num_features,), dtype)
+    state0 = train.init_state(
+        run.model, optimizer, jax.random.key(args.seed), (dataset.num_features,), dtype
+    )
     xb, yb = dataset.x_train[: args.batch_size], dataset.y_train[: args.batch_size]
     key = jax.random.key(args.seed + 1)
     args_ = (state0.params, state0.model_state, xb, yb)
     manual = backprop.value_and_grad(run.model, run.loss)(*args_, key=key)[1]
     auto = backprop.autodiff_value_and_grad(run.model, run.loss)(*args_, key=key)[1]
     grad_error = gradcheck.relative_error(manual, auto)
-    console.print(f"gradient check on the first batch: manual vs autodiff relative error {grad_error:.2e}")
+    console.print(
+        f"gradient check on the first batch: manual vs autodiff relative error {grad_error:.2e}"
+    )
 
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -253,7 +276,13 @@ def cmd_train(args) -> int:
             return 1
     seconds = time.perf_counter() - t0
     final = train.evaluate(
-        run.model, run.loss, run.task, state.params, state.model_state, dataset.x_test, dataset.y_test
+        run.model,
+        run.loss,
+        run.task,
+        state.params,
+        state.model_state,
+        dataset.x_test,
+        dataset.y_test,
     )
     final = {f"test_{k}": v for k, v in final.items()}
     out = pathlib.Path(args.out)
@@ -267,7 +296,11 @@ def cmd_train(args) -> int:
     }
     (out / "metrics.json").write_text(json.dumps(payload, indent=2))
     if history:
-        plots.training_curves(history, out / "training.png", title=f"{args.data}: {args.optimizer}, {args.backward}")
+        plots.training_curves(
+            history,
+            out / "training.png",
+            title=f"{args.data}: {args.optimizer}, {args.backward}",
+        )
 
     table = Table(title="result")
     table.add_column("quantity")
@@ -316,8 +349,12 @@ def _initializer_names():
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    check = sub.add_parser("check", help="differential self-test of every backward rule")
-    check.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
+    check = sub.add_parser(
+        "check", help="differential self-test of every backward rule"
+    )
+    check.add_argument(
+        "--dtype", choices=("float32", "float64", "both"), default="both"
+    )
     check.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     check.add_argument(
         "--quick", action="store_true", help="skip the optimizer-vs-optax rows"
@@ -326,9 +363,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train an MLP on a bundled data set")
     tr.add_argument("--data", default="digits", choices=_data_names())
-    tr.add_argument("--hidden", type=_hidden_sizes, default=(128, 64), help="e.g. 128,64")
+    tr.add_argument(
+        "--hidden", type=_hidden_sizes, default=(128, 64), help="e.g. 128,64"
+    )
     tr.add_argument("--activation", default="relu", choices=_activation_names())
-    tr.add_argument("--init", default=None, choices=_initializer_names(), help="default: He for ReLU-like, Xavier for sigmoid/tanh")
+    tr.add_argument(
+        "--init",
+        default=None,
+        choices=_initializer_names(),
+        help="default: He for ReLU-like, Xavier for sigmoid/tanh",
+    )
     tr.add_argument("--batch-norm", action="store_true")
     tr.add_argument("--residual", action="store_true")
     tr.add_argument("--dropout", type=float, default=0.0)
@@ -341,7 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--eps", type=float, default=1e-8)
     tr.add_argument("--weight-decay", type=float, default=1e-4)
     tr.add_argument("--schedule", default="constant", choices=SCHEDULES)
-    tr.add_argument("--clip", type=_positive(float), default=None, help="clip by global norm")
+    tr.add_argument(
+        "--clip", type=_positive(float), default=None, help="clip by global norm"
+    )
     tr.add_argument("--epochs", type=_non_negative_int, default=20)
     tr.add_argument("--batch-size", type=_positive(int), default=64)
     tr.add_argument("--backward", default="manual", choices=("manual", "autodiff"))

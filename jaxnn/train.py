@@ -102,6 +102,13 @@ def make_train_step(
     return jax.jit(train_step)
 
 
+@functools.partial(jax.jit, static_argnums=3)  # shared by every model: one compile
+def _shuffle(key, x, y, batch_size: int):
+    key, k_perm = jax.random.split(key)
+    xb, yb = data.epoch_batches(k_perm, x, y, batch_size)
+    return key, xb, yb
+
+
 @functools.lru_cache(maxsize=32)  # same model, loss and optimizer: no recompilation
 def make_epoch(
     model: Layer, loss, optimizer, *, batch_size: int, backward: str = "manual"
@@ -117,10 +124,8 @@ def make_epoch(
     """
     step = make_train_step(model, loss, optimizer, backward=backward)
 
-    @jax.jit
     def shuffle(state: TrainState, x, y):
-        key, k_perm = jax.random.split(state.key)
-        xb, yb = data.epoch_batches(k_perm, x, y, batch_size)
+        key, xb, yb = _shuffle(state.key, x, y, batch_size)
         return state._replace(key=key), xb, yb
 
     @jax.jit

@@ -3,6 +3,10 @@
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The suite is bound by XLA compile time on CPU. The backend (LLVM) optimisation level
+# leaves XLA's HLO passes as they are and only makes the machine code less optimised;
+# it halves compile time. Subprocess tests inherit it.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

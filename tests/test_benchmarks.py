@@ -48,10 +48,13 @@ TINY = dict(
 )
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
-    return backprop.run(TINY_GRID, out=out, **TINY), out
+def test_tiny_run_writes_valid_outputs(tmp_path):
+    """One run (under pytest-xdist a module fixture could run once per worker)."""
+    res = backprop.run(TINY_GRID, out=tmp_path, **TINY)
+    _check_json_schema(res, tmp_path)
+    _check_ratios_positive_and_finite(res)
+    _check_peers_present_or_noted(res)
+    _check_markdown_and_plots(res, tmp_path)
 
 
 def _ratios(results: dict):
@@ -70,8 +73,7 @@ def _ratios(results: dict):
         yield f"fd: P={p['num_params']}", p["fd_over_backprop"]
 
 
-def test_results_json_schema(results):
-    res, out = results
+def _check_json_schema(res, out):
     saved = json.loads((out / "results.json").read_text())
     assert saved["summary"] == json.loads(json.dumps(res["summary"]))
     for key in ("device", "backend", "jax_version", "jaxlib_version", "dtypes"):
@@ -94,8 +96,7 @@ def test_results_json_schema(results):
     assert saved["dispatch"]["sync"]["async_dispatch"] is False
 
 
-def test_every_ratio_positive_and_finite(results):
-    res, _ = results
+def _check_ratios_positive_and_finite(res):
     names = []
     for name, r in _ratios(res):
         names.append(name)
@@ -109,8 +110,7 @@ def test_every_ratio_positive_and_finite(results):
             assert value > 0, key
 
 
-def test_peers_present_or_noted(results):
-    res, _ = results
+def _check_peers_present_or_noted(res):
     torch_missing = _peers.torch_or_none() is None
     for cell in res["cells"]:
         assert "numpy_over_manual" in cell["ratios"]
@@ -122,8 +122,7 @@ def test_peers_present_or_noted(results):
     assert torch_missing == any("PyTorch" in n for n in res["notes"])
 
 
-def test_markdown_and_plots(results):
-    res, out = results
+def _check_markdown_and_plots(res, out):
     md = (out / "results.md").read_text()
     assert "## Targets" in md and "## Grid" in md
     assert set(res["plots"]) == {

@@ -24,7 +24,12 @@ def _planted_layers():
         dparams, dx = inner.backward(cache, dy)
         return dparams._replace(b=dparams.b * 1.01), dx
 
-    yield "layer", "dense with a 1 % bug", L.Layer(inner.init, inner.forward, backward), (4,)
+    yield (
+        "layer",
+        "dense with a 1 % bug",
+        L.Layer(inner.init, inner.forward, backward),
+        (4,),
+    )
 
 
 @pytest.fixture
