@@ -275,16 +275,7 @@ def cmd_train(args) -> int:
             console.print(f"[bold red]error:[/bold red] {e}")
             return 1
     seconds = time.perf_counter() - t0
-    final = train.evaluate(
-        run.model,
-        run.loss,
-        run.task,
-        state.params,
-        state.model_state,
-        dataset.x_test,
-        dataset.y_test,
-    )
-    final = {f"test_{k}": v for k, v in final.items()}
+    final = train.test_metrics(run, state, dataset)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     payload = {

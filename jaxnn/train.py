@@ -198,6 +198,22 @@ def evaluate(
     return {"loss": float(loss.forward(logits, y)), **metrics_for(task, logits, y)}
 
 
+def test_metrics(
+    run: "Run", state: TrainState, dataset: data.Dataset
+) -> dict[str, Any]:
+    """``evaluate`` on the test split, keys prefixed ``test_`` (``test_loss``, ...)."""
+    metrics = evaluate(
+        run.model,
+        run.loss,
+        run.task,
+        state.params,
+        state.model_state,
+        dataset.x_test,
+        dataset.y_test,
+    )
+    return {f"test_{k}": v for k, v in metrics.items()}
+
+
 # ### fit ###########################################################################
 
 
@@ -322,16 +338,7 @@ def fit(
             "train_loss": float(np.mean(metrics.loss)),
             "grad_norm": float(np.mean(metrics.grad_norm)),
         }
-        test = evaluate(
-            run.model,
-            run.loss,
-            run.task,
-            state.params,
-            state.model_state,
-            dataset.x_test,
-            dataset.y_test,
-        )
-        record.update({f"test_{k}": v for k, v in test.items()})
+        record.update(test_metrics(run, state, dataset))
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         if checkpoint_dir is not None:
