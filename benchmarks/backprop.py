@@ -69,13 +69,27 @@ CPU_GRID = (
     + _product([(2, 256, 128)], ALL_VARIANTS, CE, ["float64"])
 )
 
-# The full grid, for a GPU or TPU: from dispatch-bound to GEMM-bound.
-ACCELERATOR_GRID = _product(
-    [(2, 64, 32), (2, 256, 128), (3, 1024, 512), (3, 2048, 1024), (4, 4096, 4096)],
-    ALL_VARIANTS,
-    ALL_LOSSES,
-    ["float32", "bfloat16"],
+# The full grid, for a GPU or TPU: from dispatch-bound to GEMM-bound. Its first
+# cells span the grid (every shape and variant, both losses, both dtypes), so that
+# a run cut short by --grid-budget still covers it; the rest of the product follows.
+_ACCELERATOR_FIRST = (
+    _product([(2, 64, 32)], ("relu",), ALL_LOSSES, ["float32"])
+    + _product([(2, 256, 128)], ALL_VARIANTS, CE, ["float32"])
+    + _product([(3, 1024, 512)], ("relu", "gelu", "batch_norm"), CE, ["float32"])
+    + _product([(3, 2048, 1024)], ("relu",), ALL_LOSSES, ["float32"])
+    + _product([(4, 4096, 4096)], ("relu",), CE, ["float32", "bfloat16"])
+    + _product([(3, 2048, 1024)], ("relu", "gelu"), CE, ["bfloat16"])
 )
+ACCELERATOR_GRID = list(_ACCELERATOR_FIRST) + [
+    c
+    for c in _product(
+        [(2, 64, 32), (2, 256, 128), (3, 1024, 512), (3, 2048, 1024), (4, 4096, 4096)],
+        ALL_VARIANTS,
+        ALL_LOSSES,
+        ["float32", "bfloat16"],
+    )
+    if c not in _ACCELERATOR_FIRST
+]
 
 GRIDS = {"quick": QUICK_GRID, "cpu": CPU_GRID, "gpu": ACCELERATOR_GRID}
 GRIDS["tpu"] = ACCELERATOR_GRID
@@ -165,7 +179,9 @@ def environment() -> dict:
             "load_start": _load(),
         },
         "env": {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_WAIT_POLICY")},
-        "async_dispatch": bool(jax.config.read("jax_cpu_enable_async_dispatch")),
+        "async_dispatch": bool(
+            getattr(jax.config, "jax_cpu_enable_async_dispatch", True)
+        ),
     }
 
 
@@ -185,6 +201,7 @@ def run(
     dispatch_configs: Sequence[str] = tuple(dispatch.CONFIGS),
     seed: int = 0,
     progress=None,
+    grid_budget_s: float | None = None,
 ) -> dict:
     """Run the benchmarks; write ``results.json``, ``results.md`` and PNGs to ``out``.
 
@@ -205,6 +222,10 @@ def run(
       dispatch_configs: which dispatch configurations (``async``, ``sync``).
       seed: seeds every PRNG key.
       progress: optional ``print``-like callable for progress lines.
+      grid_budget_s: wall-clock seconds for the grid: once spent, the remaining
+        cells are skipped and listed in ``skipped_cells`` (for a time-limited lease
+        of an accelerator). With ``out``, ``results.json`` is rewritten after every
+        cell (``"partial": true``), so an interrupted run keeps what it measured.
 
     Returns:
       The results dict (what ``results.json`` holds).
@@ -240,9 +261,17 @@ def run(
             dt, peak_sizes, peak_repeats, settings.budget_s, seed
         )
 
-    results["cells"] = []
+    results["cells"], results["skipped_cells"] = [], []
     for i, cell in enumerate(cell_list):
         t0 = time.perf_counter()
+        if grid_budget_s is not None and t0 - t_start > grid_budget_s:
+            results["skipped_cells"] = [c.label for c in cell_list[i:]]
+            results["notes"].append(
+                f"grid budget of {grid_budget_s:.0f} s spent: "
+                f"{len(cell_list) - i} of {len(cell_list)} cells skipped."
+            )
+            say(results["notes"][-1])
+            break
         rec = cells.run_cell(
             cell, settings, backend=backend, key=jax.random.key(seed + i)
         )
@@ -252,6 +281,8 @@ def run(
             f"[{i + 1}/{len(cell_list)}] {cell.label}: manual/autodiff "
             f"{r['median']:.3f} (IQR {r['iqr']:.3f}), {time.perf_counter() - t0:.1f} s"
         )
+        if out is not None:
+            _write_partial(results, out)
 
     if dispatch_repeats and backend == "cpu":
         say("dispatch latency (subprocesses)")
@@ -278,6 +309,15 @@ def run(
     if out is not None:
         write(results, out)
     return results
+
+
+def _write_partial(results: dict, out) -> None:
+    """``results.json`` of the run so far, marked ``"partial": true`` (atomic)."""
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps({**results, "partial": True}, indent=1))
+    os.replace(tmp, out / "results.json")
 
 
 def write(results: dict, out) -> pathlib.Path:
@@ -329,6 +369,26 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--no-peers", action="store_true", help="skip NumPy/PyTorch")
     parser.add_argument(
+        "--grid-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock budget of the grid; later cells are skipped (default: none)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time budget per cell for the backward modes (default 4)",
+    )
+    parser.add_argument(
+        "--compile-repeats",
+        type=int,
+        default=None,
+        help="compilations timed per function (default 2)",
+    )
+    parser.add_argument(
         "--skip",
         default="",
         help="comma-separated parts to skip: dispatch,throughput,fd",
@@ -340,6 +400,11 @@ def main(argv=None) -> int:
         settings = settings._replace(repeats=args.repeats)
     if args.no_peers:
         settings = settings._replace(peers=False)
+    if args.budget is not None:
+        settings = settings._replace(budget_s=args.budget, peer_budget_s=args.budget)
+    if args.compile_repeats is not None:
+        settings = settings._replace(compile_repeats=args.compile_repeats)
+    kwargs["grid_budget_s"] = args.grid_budget
     skip = {s for s in args.skip.split(",") if s}
     unknown = skip - {"dispatch", "throughput", "fd"}
     if unknown:

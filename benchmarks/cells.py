@@ -130,6 +130,10 @@ def _factories(model, loss: str, optimizer) -> dict[str, Callable[[], Callable]]
     return out
 
 
+#: On an accelerator, wider cells skip the NumPy peer (it runs on the host CPU).
+NUMPY_MAX_WIDTH_ON_ACCELERATORS = 2048
+
+
 def _copy(tree):
     return jax.tree.map(jnp.copy, tree)
 
@@ -139,7 +143,12 @@ def _peer_thunks(cell: Cell, net, params, x, y, manual_grads, backend: str):
     thunks, info = {}, {}
     layers = _nets.layer_arrays(net, params)
     reference = _nets.layer_arrays(net, manual_grads)
-    if cell.dtype in _peers.NUMPY_DTYPES:
+    if backend != "cpu" and cell.width >= NUMPY_MAX_WIDTH_ON_ACCELERATORS:
+        info["numpy"] = {
+            "skipped": f"width ≥ {NUMPY_MAX_WIDTH_ON_ACCELERATORS} on an accelerator: "
+            "NumPy on the host would take minutes per cell."
+        }
+    elif cell.dtype in _peers.NUMPY_DTYPES:
         np_fn = _peers.numpy_value_and_grad(net)
         xn, yn = np.asarray(x), np.asarray(y)
         _, grads = np_fn(layers, xn, yn)

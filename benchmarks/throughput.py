@@ -4,10 +4,10 @@ The same network (``mlp([128, 64, 10])``, ReLU, integer-label softmax cross-entr
 the same initial weights, Adam(1e-3) and batches of 64 (22 steps, 1408 examples per
 epoch; the last partial batch is dropped) in every implementation:
 
-- ``scan_manual`` / ``scan_autodiff``: ``jaxnn.train.make_epoch``: a jitted shuffle and
-  one jitted ``lax.scan`` of the train step over the epoch's batches;
-- ``step_loop``: the same shuffle, then one jitted ``make_train_step`` call per batch
-  from Python (manual backward);
+- ``scan_manual`` / ``scan_autodiff``: ``jaxnn.train.make_epoch``: one jitted call
+  per epoch, a shuffle and a ``lax.scan`` of the train step over the epoch's batches;
+- ``step_loop``: the epoch's jitted shuffle, then one jitted ``make_train_step`` call
+  per batch from Python (manual backward);
 - ``torch`` / ``torch_1t``: PyTorch eager, ``torch.optim.Adam``, default threads and
   one thread;
 - ``numpy`` / ``numpy_1t``: hand-written backprop and Adam in NumPy.
@@ -84,24 +84,27 @@ def _numpy_thunk(net, layers0, ds, batch_size: int, seed: int):
 
 
 def _torch_thunk(net, layers0, ds, batch_size: int, seed: int):
+    """PyTorch eager on jax's device kind (CUDA when jax runs on a GPU)."""
     torch = _peers.torch_or_none()
     torch.manual_seed(seed)
-    tensors = _peers.torch_tensors(layers0, "cpu", "float32")
+    device = _peers.torch_device(jax.default_backend())
+    tensors = _peers.torch_tensors(layers0, device, "float32")
     leaves = [t for p in tensors for t in p.values()]
     opt = torch.optim.Adam(leaves, lr=LR, betas=(0.9, 0.999), eps=1e-8)
-    x = torch.tensor(np.asarray(ds.x_train))
-    y = torch.tensor(np.asarray(ds.y_train), dtype=torch.long)
+    x = torch.tensor(np.asarray(ds.x_train), device=device)
+    y = torch.tensor(np.asarray(ds.y_train), dtype=torch.long, device=device)
     num_batches = x.shape[0] // batch_size
     cross_entropy = torch.nn.functional.cross_entropy
 
     def epoch():
-        perm = torch.randperm(x.shape[0])
+        perm = torch.randperm(x.shape[0], device=device)
         for i in range(num_batches):
             idx = perm[i * batch_size : (i + 1) * batch_size]
             loss = cross_entropy(_peers.torch_forward(net, tensors, x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        _peers.torch_sync(device)
 
     return epoch, tensors
 
@@ -109,11 +112,12 @@ def _torch_thunk(net, layers0, ds, batch_size: int, seed: int):
 def breakdown(model, loss, state, ds, *, repeats: int = 30, seed: int = 0) -> dict:
     """Where a scanned epoch's time goes: µs per step of nested scans, interleaved.
 
-    ``value_and_grad``: a scan of the manual value-and-grad alone; ``+ adam``: with
-    the optimizer update and ``apply_updates``; ``train_step``: a scan of
-    ``make_train_step``'s step (adds its key split, finiteness check and gradient
-    norm); ``epoch.run``: the real scanned epoch (adds the non-finite guard's
-    ``lax.cond``); ``epoch.shuffle``: the epoch's jitted shuffle, per step.
+    ``value_and_grad``: a scan of the manual value-and-grad alone (its gradients
+    are carried out of the scan, so none is dead code); ``+ adam``: with the
+    optimizer update and ``apply_updates``; ``epoch.run``: the real scanned epoch
+    (adds the step keys, the finiteness check and the gradient norm); ``epoch``:
+    the whole jitted epoch (adds the shuffle); ``epoch.shuffle``: the shuffle alone,
+    as its own jitted call.
     """
     from jaxnn import backprop
 
@@ -124,11 +128,12 @@ def breakdown(model, loss, state, ds, *, repeats: int = 30, seed: int = 0) -> di
 
     @jax.jit
     def scan_vg(params, model_state, xb, yb):
-        def body(total, batch):
-            (value, _), _ = vg(params, model_state, *batch)
-            return total + value, None
+        def body(carry, batch):
+            (value, _), grads = vg(params, model_state, *batch)
+            return (carry[0] + value, grads), None
 
-        return jax.lax.scan(body, jnp.zeros((), xb.dtype), (xb, yb))[0]
+        init = (jnp.zeros((), xb.dtype), jax.tree.map(jnp.zeros_like, params))
+        return jax.lax.scan(body, init, (xb, yb))[0]
 
     @jax.jit
     def scan_adam(params, model_state, opt_state, xb, yb):
@@ -140,16 +145,12 @@ def breakdown(model, loss, state, ds, *, repeats: int = 30, seed: int = 0) -> di
 
         return jax.lax.scan(body, (params, opt_state), (xb, yb))
 
-    @jax.jit
-    def scan_step(state, xb, yb):
-        return jax.lax.scan(lambda st, batch: epoch.step(st, *batch), state, (xb, yb))
-
     p, ms, os_ = state.params, state.model_state, state.opt_state
     thunks = {
         "value_and_grad": lambda: scan_vg(p, ms, xb, yb),
         "+ adam": lambda: scan_adam(p, ms, os_, xb, yb),
-        "train_step": lambda: scan_step(state, xb, yb),
         "epoch.run": lambda: epoch.run(state, xb, yb),
+        "epoch": lambda: epoch(state, ds.x_train, ds.y_train),
         "epoch.shuffle": lambda: epoch.shuffle(state, ds.x_train, ds.y_train),
     }
     samples = time_interleaved(thunks, repeats=repeats, warmup=2, seed=seed)
@@ -241,8 +242,10 @@ def run(
             logits = _peers.numpy_forward(net, model_state, x_test)
         else:
             torch = _peers.torch_or_none()
+            device = model_state[0]["w"].device
             with torch.no_grad():
-                logits = _peers.torch_forward(net, model_state, torch.tensor(x_test))
+                x_t = torch.tensor(x_test, device=device)
+                logits = _peers.torch_forward(net, model_state, x_t).cpu().numpy()
         acc = _accuracy(logits, ds.y_test)
         for name in (peer, f"{peer}_1t"):  # one model trained by both thread settings
             if name in per_impl:

@@ -252,10 +252,14 @@ def _gelu_bwd(z, y, dy, *, approximate):
         # y = z·½(1 + tanh u), u = √(2/π)(z + 0.044715 z³), so
         # y' = ½(1 + tanh u) + ½z(1 − tanh² u)·u'. With ½(1 + tanh u) = σ(2u) and
         # 1 − tanh² u = 4σ(2u)σ(−2u) neither term cancels catastrophically for z ≪ 0.
+        # One exp and one division: with e = exp(−2|u|) and r = 1/(1 + e),
+        # σ(2u) is r for u ≥ 0 and e·r otherwise, and σ(2u)σ(−2u) = e·r² always.
         u = _SQRT_2_OVER_PI * (z + _GELU_CUBIC * z**3)
         du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * z * z)
-        s, s_neg = sigmoid(2 * u), sigmoid(-2 * u)
-        return dy * (s + 2 * z * s * s_neg * du)
+        e = jnp.exp(-2 * jnp.abs(u))
+        r = 1 / (1 + e)
+        s = jnp.where(u >= 0, r, e * r)
+        return dy * (s + 2 * z * (e * r * r) * du)
     cdf = 0.5 * jax.lax.erfc(-z * _SQRT_HALF)
     pdf = _INV_SQRT_2PI * jnp.exp(-0.5 * z * z)
     return dy * (cdf + z * pdf)  # (zΦ)' = Φ + zφ

@@ -3,9 +3,9 @@
 Every step is ``grads = backward(...)`` (hand-written or autodiff), then the optimizer's
 ``update`` and ``apply_updates``. An epoch shuffles the training set with the state's
 key and scans the step over its mini-batches inside one jitted call, so Python
-dispatches twice per epoch, not once per batch. A step whose loss, gradient or new
-parameters hold a NaN/Inf is not applied: the epoch keeps the last good state, and
-``fit`` stops with ``NonFiniteError`` naming the step and the first parameter leaf that
+dispatches twice per epoch, not once per batch. A step whose loss, gradient norm or
+new parameters are non-finite is not applied: the epoch returns the last good state,
+and ``fit`` stops with ``NonFiniteError`` naming the step and the first parameter leaf that
 went non-finite.
 """
 
@@ -40,7 +40,7 @@ class TrainState(NamedTuple):
 class StepMetrics(NamedTuple):
     loss: Array
     grad_norm: Array
-    finite: Array  # loss, gradients and new parameters all finite
+    finite: Array  # loss, gradient norm and new parameters all finite
 
 
 class NonFiniteError(FloatingPointError):
@@ -75,10 +75,59 @@ def init_state(
     )
 
 
+def _finite_and_norm(value, grads, params) -> tuple[Array, Array]:
+    """``(finite, ‖g‖)``: are the loss, ``‖g‖`` and every parameter finite?
+
+    Each tree is raveled into one vector first, so the check is two reductions
+    whatever the number of leaves (a reduction per leaf costs a kernel each).
+    ``Σ p·0`` is 0 when every parameter is finite and NaN otherwise, without the
+    overflow that ``Σ p²`` could have; a gradient whose squared norm overflows
+    counts as non-finite, as its reported norm is then ``inf``.
+    """
+    flat_g = _flat(grads)
+    sq_norm = jnp.sum(flat_g * flat_g)
+    finite = jnp.isfinite(value) & jnp.isfinite(sq_norm)
+    finite &= jnp.isfinite(jnp.sum(_flat(params) * 0))
+    return finite, jnp.sqrt(sq_norm)
+
+
+def _flat(tree) -> Array:
+    leaves = [jnp.ravel(leaf) for leaf in jax.tree.leaves(tree)]
+    return jnp.concatenate(leaves) if leaves else jnp.zeros([0])
+
+
+def _keyed_step(model: Layer, loss, optimizer, backward: str) -> Callable:
+    """``step(state, x, y, key) -> (new_state, StepMetrics)``, not jitted.
+
+    ``key`` is the step's dropout key; ``state.key`` is left as it is, so that an
+    epoch can draw all its step keys at once (one PRNG call, not one per step).
+    """
+    value_and_grad = _value_and_grad(model, loss, backward)
+
+    def step(state: TrainState, x, y, key):
+        (value, model_state), grads = value_and_grad(
+            state.params, state.model_state, x, y, train=True, key=key
+        )
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = _optim.apply_updates(state.params, updates)
+        finite, grad_norm = _finite_and_norm(value, grads, params)
+        new = state._replace(
+            params=params,
+            model_state=model_state,
+            opt_state=opt_state,
+            step=state.step + 1,
+        )
+        return new, StepMetrics(value, grad_norm, finite)
+
+    return step
+
+
 def make_train_step(
     model: Layer, loss, optimizer, *, backward: str = "manual"
 ) -> Callable:
     """A jitted ``train_step(state, x, y) -> (new_state, StepMetrics)``.
+
+    The step's dropout key is split from ``state.key``, which advances.
 
     Args:
       model: the network (a ``Layer``) producing what ``loss`` takes (logits).
@@ -86,18 +135,12 @@ def make_train_step(
       optimizer: a ``GradientTransformation`` (jaxnn.optim or optax).
       backward: ``"manual"`` (hand-written rules) or ``"autodiff"`` (``jax.grad``).
     """
-    value_and_grad = _value_and_grad(model, loss, backward)
+    step = _keyed_step(model, loss, optimizer, backward)
 
     def train_step(state: TrainState, x, y):
         key, k_step = jax.random.split(state.key)
-        (value, model_state), grads = value_and_grad(
-            state.params, state.model_state, x, y, train=True, key=k_step
-        )
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = _optim.apply_updates(state.params, updates)
-        finite = diagnostics.all_finite((value, grads, params))
-        new = TrainState(params, model_state, opt_state, state.step + 1, key)
-        return new, StepMetrics(value, _optim.global_norm(grads), finite)
+        new, metrics = step(state, x, y, k_step)
+        return new._replace(key=key), metrics
 
     return jax.jit(train_step)
 
@@ -109,44 +152,67 @@ def _shuffle(key, x, y, batch_size: int):
     return key, xb, yb
 
 
+@functools.partial(jax.jit, static_argnums=1)
+def step_keys(key: PRNGKey, num_steps: int) -> tuple[PRNGKey, PRNGKey]:
+    """``(next_key, keys)``: an epoch's ``num_steps`` dropout keys from ``key``.
+
+    One ``split`` for the whole epoch: on CPU each threefry call is a small loop of
+    its own, which per step would cost as much as the optimizer update.
+    """
+    keys = jax.random.split(key, num_steps + 1)
+    return keys[0], keys[1:]
+
+
 @functools.lru_cache(maxsize=32)  # same model, loss and optimizer: no recompilation
 def make_epoch(
     model: Layer, loss, optimizer, *, batch_size: int, backward: str = "manual"
 ):
     """Build ``epoch(state, x, y) -> (state, StepMetrics per step, first_bad)``.
 
-    The epoch is two jitted calls: a shuffle into ``(num_batches, batch_size, ...)``
-    batches with a key split from ``state.key``, and a ``lax.scan`` of the train step
-    over them. ``first_bad`` is the index of the first non-finite step in the epoch
-    (−1 if none); from that step on the state is frozen at the last good one.
-    The returned function has ``.shuffle``, ``.run`` and ``.step`` attributes for callers
-    that place the batches themselves (``jaxnn.parallel``) or diagnose a bad step.
+    The epoch is one jitted call: a shuffle into ``(num_batches, batch_size, ...)``
+    batches with a key split from ``state.key``, then a ``lax.scan`` of the train step
+    over them, each step with its own dropout key from ``step_keys``. ``first_bad``
+    is the index of the first step whose loss, gradient norm or new parameters were
+    non-finite (−1 if none). The scan itself has no guard, so a good epoch pays
+    nothing for it; when a step was bad, the returned state is the one just before
+    it, recomputed by replaying the steps before it (``lax.cond`` on ``first_bad``).
+    The metrics of the steps after ``first_bad`` describe a diverged run.
+
+    The returned function has ``.shuffle`` and ``.run`` (the two halves, jitted
+    apart, for callers that place the batches themselves: ``jaxnn.parallel``),
+    ``.step`` (jitted ``step(state, x, y, key)``) and ``.step_keys``, to diagnose a
+    bad step.
     """
-    step = make_train_step(model, loss, optimizer, backward=backward)
+    step = _keyed_step(model, loss, optimizer, backward)
 
     def shuffle(state: TrainState, x, y):
         key, xb, yb = _shuffle(state.key, x, y, batch_size)
         return state._replace(key=key), xb, yb
 
-    @jax.jit
     def run(state: TrainState, xb, yb):
-        def body(carry, batch):
-            state, first_bad, i = carry
-            new, metrics = step(state, *batch)
-            ok = metrics.finite & (first_bad < 0)
-            state = jax.lax.cond(ok, lambda: new, lambda: state)
-            first_bad = jnp.where((first_bad < 0) & ~metrics.finite, i, first_bad)
-            return (state, first_bad, i + 1), metrics
+        key, keys = step_keys(state.key, xb.shape[0])
+        start = state._replace(key=key)
+        final, metrics = jax.lax.scan(
+            lambda s, batch: step(s, *batch), start, (xb, yb, keys)
+        )
+        bad = ~metrics.finite
+        first_bad = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
 
-        init = (state, jnp.int32(-1), jnp.int32(0))
-        (state, first_bad, _), metrics = jax.lax.scan(body, init, (xb, yb))
+        def replay():  # the rare path: redo the good steps from the start
+            def body(i, s):
+                return step(s, xb[i], yb[i], keys[i])[0]
+
+            return jax.lax.fori_loop(0, first_bad, body, start)
+
+        state = jax.lax.cond(first_bad >= 0, replay, lambda: final)
         return state, metrics, first_bad
 
-    def epoch(state: TrainState, x, y):
-        state, xb, yb = shuffle(state, x, y)
-        return run(state, xb, yb)
+    @jax.jit
+    def epoch(state: TrainState, x, y):  # one dispatch: shuffle and run fused
+        return run(*shuffle(state, x, y))
 
-    epoch.shuffle, epoch.run, epoch.step = shuffle, run, step
+    epoch.shuffle, epoch.run, epoch.step = shuffle, jax.jit(run), jax.jit(step)
+    epoch.step_keys = step_keys
     return epoch
 
 
@@ -238,10 +304,17 @@ def model_for(dataset: data.Dataset, hidden=(128, 64), **mlp_kwargs) -> Run:
     return Run(model, loss, dataset.task)
 
 
-def _diagnose(epoch_fn, state: TrainState, xb, yb, index: int) -> NonFiniteError:
-    """Re-run the first bad step to name the first parameter leaf that went non-finite."""
-    new, metrics = epoch_fn.step(state, xb[index], yb[index])
-    step = int(state.step) + 1
+def _diagnose(
+    epoch_fn, before: TrainState, kept: TrainState, xb, yb, index: int
+) -> NonFiniteError:
+    """Re-run the first bad step to name the first parameter leaf that went non-finite.
+
+    ``before`` is the state the epoch's run started from (its key gives the step
+    keys), ``kept`` the state just before the bad step.
+    """
+    _, keys = epoch_fn.step_keys(before.key, xb.shape[0])
+    new, metrics = epoch_fn.step(kept, xb[index], yb[index], keys[index])
+    step = int(kept.step) + 1
     leaves = diagnostics.locate_nonfinite(new.params)
     leaf = leaves[0] if leaves else None
     where = (
@@ -255,7 +328,7 @@ def _diagnose(epoch_fn, state: TrainState, xb, yb, index: int) -> NonFiniteError
         "is kept (and the last good checkpoint, if any). Lower the learning rate or "
         "clip the gradients."
     )
-    return NonFiniteError(message, step, leaf, state)
+    return NonFiniteError(message, step, leaf, kept)
 
 
 def fit(
@@ -327,12 +400,17 @@ def fit(
     history = []
     for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
-        state, xb, yb = epoch_fn.shuffle(state, dataset.x_train, dataset.y_train)
-        if place is not None:
-            state, xb, yb = place(state, xb, yb)
-        state, metrics, first_bad = epoch_fn.run(state, xb, yb)
-        if int(first_bad) >= 0:  # state is frozen just before the bad step
-            raise _diagnose(epoch_fn, state, xb, yb, int(first_bad))
+        x, y = dataset.x_train, dataset.y_train
+        if place is None:
+            new_state, metrics, first_bad = epoch_fn(state, x, y)
+        else:
+            new_state, metrics, first_bad = epoch_fn.run(
+                *place(*epoch_fn.shuffle(state, x, y))
+            )
+        if int(first_bad) >= 0:  # new_state is the one just before the bad step
+            before, xb, yb = epoch_fn.shuffle(state, x, y)  # the same batches again
+            raise _diagnose(epoch_fn, before, new_state, xb, yb, int(first_bad))
+        state = new_state
         record = {
             "epoch": epoch,
             "train_loss": float(np.mean(metrics.loss)),

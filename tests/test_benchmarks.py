@@ -57,6 +57,32 @@ def test_tiny_run_writes_valid_outputs(tmp_path):
     _check_markdown_and_plots(res, tmp_path)
 
 
+def test_grid_budget_skips_the_rest_and_partial_results_survive(tmp_path):
+    """A spent grid budget skips the remaining cells, names them, and the partial
+    ``results.json`` written after each cell is replaced by the final one."""
+    res = backprop.run(
+        TINY_GRID,
+        out=tmp_path,
+        settings=TINY["settings"],
+        peak_sizes=(16,),
+        peak_repeats=2,
+        throughput_epochs=None,
+        fd_sizes=None,
+        dispatch_repeats=None,
+        grid_budget_s=0.0,
+    )
+    assert res["cells"] == []
+    assert res["skipped_cells"] == [c.label for c in TINY_GRID]
+    assert any("grid budget" in n for n in res["notes"])
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert "partial" not in saved and saved["skipped_cells"] == res["skipped_cells"]
+    backprop._write_partial({"cells": [1]}, tmp_path / "p")
+    assert json.loads((tmp_path / "p" / "results.json").read_text()) == {
+        "cells": [1],
+        "partial": True,
+    }
+
+
 def _ratios(results: dict):
     """Every (name, ratio stats) pair of a run: cells, throughput, FD scaling."""
     for cell in results["cells"]:

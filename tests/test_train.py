@@ -142,6 +142,39 @@ def test_non_finite_guard_names_step_and_leaf_and_keeps_checkpoint(tmp_path):
     )
 
 
+@pytest.mark.parametrize("bad", [None, 3])
+def test_epoch_run_equals_its_steps_and_stops_before_a_bad_one(bad):
+    """float64: ``run`` == its steps one by one with ``step_keys``; a NaN batch at
+    step 3 returns the state after steps 0–2 (the replayed good steps) and
+    ``first_bad == 3``."""
+    ds = data.load("xor", n_samples=200, dtype=jnp.float64)
+    run = train.model_for(ds, hidden=(8,), dropout=0.2)
+    optimizer = optim.adam(1e-2)
+    epoch = train.make_epoch(run.model, run.loss, optimizer, batch_size=16)
+    state0 = train.init_state(
+        run.model, optimizer, jax.random.key(0), (2,), jnp.float64
+    )
+    before, xb, yb = epoch.shuffle(state0, ds.x_train, ds.y_train)
+    if bad is not None:
+        xb = xb.at[bad, 0, 0].set(jnp.nan)
+    state, metrics, first_bad = epoch.run(before, xb, yb)
+    _, keys = epoch.step_keys(before.key, xb.shape[0])
+    expected = before
+    for i in range(xb.shape[0] if bad is None else bad):
+        expected, _ = epoch.step(expected, xb[i], yb[i], keys[i])
+    assert int(first_bad) == (-1 if bad is None else bad)
+    assert int(state.step) == int(expected.step)
+    assert bool(
+        np.all(np.asarray(metrics.finite)[: xb.shape[0] if bad is None else bad])
+    )
+    for a, b in zip(
+        jax.tree.leaves((state.params, state.opt_state)),
+        jax.tree.leaves((expected.params, expected.opt_state)),
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
 def test_fit_rejects_bad_arguments():
     ds = data.load("xor", n_samples=100)
     run = train.model_for(ds, hidden=(4,))
