@@ -179,9 +179,7 @@ def environment() -> dict:
             "load_start": _load(),
         },
         "env": {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_WAIT_POLICY")},
-        "async_dispatch": bool(
-            getattr(jax.config, "jax_cpu_enable_async_dispatch", True)
-        ),
+        "async_dispatch": bool(jax.config.read("jax_cpu_enable_async_dispatch")),
     }
 
 

@@ -74,9 +74,7 @@ def measure(repeats: int = 200, depth: int = 2, width: int = 64, batch: int = 32
     }
     best = _peers.best_peer(samples, "numpy")
     return {
-        "async_dispatch": bool(
-            getattr(jax.config, "jax_cpu_enable_async_dispatch", True)
-        ),
+        "async_dispatch": bool(jax.config.read("jax_cpu_enable_async_dispatch")),
         "cell": f"{depth}×{width}×{batch} relu softmax-CE float32",
         "per_call_us": per_call_us,
         "numpy_threads": threads,
