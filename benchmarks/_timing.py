@@ -48,6 +48,14 @@ class Analysis(NamedTuple):
     ops: int  # instructions of the optimised entry computation: kernels per call
 
 
+def config_flag(name: str):
+    """A jax config value by name, or ``None`` where this jax version has no such flag."""
+    try:
+        return jax.config.read(name)
+    except (AttributeError, KeyError, ValueError):
+        return None
+
+
 def summarize(samples) -> Stats:
     """Median, quartiles and interquartile range of ``samples``."""
     a = np.asarray(samples, dtype=np.float64)

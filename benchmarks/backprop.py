@@ -33,7 +33,7 @@ import jaxlib
 import numpy as np
 
 from benchmarks import _nets, _peers, _report, cells, dispatch, fd_scaling, throughput
-from benchmarks._timing import analyse, summarize, time_interleaved
+from benchmarks._timing import analyse, config_flag, summarize, time_interleaved
 from benchmarks.cells import Cell, Settings
 
 SCHEMA_VERSION = 1
@@ -179,7 +179,7 @@ def environment() -> dict:
             "load_start": _load(),
         },
         "env": {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_WAIT_POLICY")},
-        "async_dispatch": bool(jax.config.read("jax_cpu_enable_async_dispatch")),
+        "async_dispatch": config_flag("jax_cpu_enable_async_dispatch"),
     }
 
 

@@ -35,7 +35,7 @@ def measure(repeats: int = 200, depth: int = 2, width: int = 64, batch: int = 32
     import numpy as np
 
     from benchmarks import _nets, _peers
-    from benchmarks._timing import summarize, time_interleaved
+    from benchmarks._timing import config_flag, summarize, time_interleaved
     from benchmarks.cells import value_and_grad_for
 
     net = _nets.net_for("relu", depth, width, "softmax_cross_entropy")
@@ -74,7 +74,7 @@ def measure(repeats: int = 200, depth: int = 2, width: int = 64, batch: int = 32
     }
     best = _peers.best_peer(samples, "numpy")
     return {
-        "async_dispatch": bool(jax.config.read("jax_cpu_enable_async_dispatch")),
+        "async_dispatch": config_flag("jax_cpu_enable_async_dispatch"),
         "cell": f"{depth}×{width}×{batch} relu softmax-CE float32",
         "per_call_us": per_call_us,
         "numpy_threads": threads,
