@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One prepared run for a (time-limited) accelerator machine: the machine, the
+# self-check `jaxnn check` in float32 and float64, then the benchmarks.
+#
+#   benchmarks/run_accelerator.sh OUT [GRID_BUDGET_S]
+#
+# Needs jax (with the accelerator's plugin), numpy, scikit-learn, safetensors, rich
+# and matplotlib importable by $PYTHON (default python3); torch is optional. Runs
+# from the repository root without installing jaxnn. Each part writes its own files
+# under OUT, so a run stopped early keeps what it finished (results.json is rewritten
+# after every grid cell). GRID (default gpu), the per-cell BUDGET (default 1.5 s) and
+# CHECK_TIMEOUT (default 300 s) can be set in the environment.
+set -u
+out=${1:?usage: benchmarks/run_accelerator.sh OUT [GRID_BUDGET_S]}
+grid_budget=${2:-240}
+py=${PYTHON:-python3}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  $py -c "import jax, jaxlib; print('jax', jax.__version__, 'jaxlib', jaxlib.__version__, jax.devices())"
+  echo "== jaxnn check --dtype both"
+  timeout "${CHECK_TIMEOUT:-300}" $py -m jaxnn check --dtype both --json "$out/check.json"
+  echo "check exit code $?"
+} >"$out/run.log" 2>&1
+
+$py -m benchmarks.backprop --grid "${GRID:-gpu}" --grid-budget "$grid_budget" \
+  --budget "${BUDGET:-1.5}" --compile-repeats 1 --out "$out/bench" >"$out/bench.log" 2>&1
+echo "benchmark exit code $?" >>"$out/bench.log"
