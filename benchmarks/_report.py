@@ -196,7 +196,8 @@ def markdown(results: dict) -> str:
             "## Grid: time per call (µs), ratios pair by pair",
             "",
             "Ratios < 1 favour the numerator. `peer/manual` uses each peer's faster "
-            "thread setting. GFLOP/s from `cost_analysis` FLOPs; `% peak` against a "
+            "thread setting. GFLOP/s from `cost_analysis` FLOPs of the program before "
+            "XLA's optimisations; `% peak` against a "
             "square matmul of the cell's width timed in the same rounds.",
             "",
             "| cell | manual | autodiff | custom_vjp | manual/autodiff | "
@@ -244,7 +245,7 @@ def _peak_lines(results) -> list[str]:
     lines.append("|---|---:|---:|")
     for dtype, rows in peak.items():
         for row in rows:
-            lines.append(f"| {dtype} | {row['n']} | {row['gflops']:.1f} |")
+            lines.append(f"| {dtype} | {row['n']} | {_fmt(row['gflops'])} |")
     return lines
 
 

@@ -32,12 +32,17 @@ class Stats(NamedTuple):
 
 
 class Analysis(NamedTuple):
-    """What XLA says about one compiled program (``cost_analysis``/``memory_analysis``).
+    """What XLA says about one program (``cost_analysis``/``memory_analysis``).
 
-    Sizes are bytes; ``None`` where the backend reports nothing.
+    ``flops`` are counted by ``cost_analysis`` on the program as jax lowered it,
+    before XLA's optimisations: after them XLA:GPU counts nothing inside cuBLAS
+    calls (it reports ``-1``), so the optimised count is kept apart, as
+    ``flops_optimized`` (``None`` where not a positive number). Sizes are bytes;
+    ``None`` where the backend reports nothing.
     """
 
     flops: float | None
+    flops_optimized: float | None
     transcendentals: float | None
     bytes_accessed: float | None
     temp_bytes: int | None
@@ -157,6 +162,15 @@ def _count_entry_ops(hlo_text: str) -> int:
     return ops
 
 
+def _positive(x) -> float | None:
+    return float(x) if isinstance(x, int | float) and x > 0 else None
+
+
+def lowered_flops(lowered) -> float | None:
+    """FLOPs of a ``jax.stages.Lowered`` program by ``cost_analysis``, before XLA."""
+    return _positive(_cost(lowered).get("flops"))
+
+
 def _cost(compiled) -> dict:
     cost = compiled.cost_analysis()
     if isinstance(cost, list | tuple):  # jax < 0.4.38 returned one dict per device
@@ -164,9 +178,15 @@ def _cost(compiled) -> dict:
     return dict(cost or {})
 
 
-def analyse(compiled) -> Analysis:
-    """FLOPs, bytes and memory of a ``jax.stages.Compiled`` program."""
+def analyse(compiled, lowered=None) -> Analysis:
+    """FLOPs, bytes and memory of a ``jax.stages.Compiled`` program.
+
+    ``lowered`` is the ``jax.stages.Lowered`` it was compiled from: its FLOPs are
+    the ones reported (see ``Analysis``); without it, the optimised count.
+    """
     cost = _cost(compiled)
+    optimized = _positive(cost.get("flops"))
+    flops = optimized if lowered is None else lowered_flops(lowered)
     try:
         mem = compiled.memory_analysis()
     except (NotImplementedError, RuntimeError):
@@ -180,7 +200,8 @@ def analyse(compiled) -> Analysis:
     except (NotImplementedError, RuntimeError):
         ops = 0
     return Analysis(
-        flops=cost.get("flops"),
+        flops=flops,
+        flops_optimized=optimized,
         transcendentals=cost.get("transcendentals"),
         bytes_accessed=cost.get("bytes accessed"),
         temp_bytes=m("temp_size_in_bytes"),
@@ -200,36 +221,45 @@ class CompileTimes(NamedTuple):
 
 
 def compile_interleaved(
-    jobs: Mapping[str, tuple[Callable[[], Callable], tuple]], *, repeats: int = 1
-) -> tuple[dict[str, CompileTimes], dict[str, tuple[Callable, Any]]]:
+    jobs: Mapping[str, tuple[Callable[[], Callable], tuple]],
+    *,
+    repeats: int = 1,
+    warmup: int = 1,
+) -> tuple[dict[str, CompileTimes], dict[str, tuple[Callable, Any, Any]]]:
     """Lower and compile fresh jitted functions, interleaved like ``time_interleaved``.
 
     Args:
       jobs: name -> ``(factory, args)``; each call of ``factory`` returns a new jitted
         function (a new Python closure, so no trace or compilation cache is hit),
         lowered for ``args``.
-      repeats: compilations of each job.
+      repeats: timed compilations of each job.
+      warmup: untimed rounds first. They fill what a process caches across
+        programs (XLA:GPU's GEMM autotuning results per shape, one-time
+        initialisation), which would otherwise be charged to whichever job of a
+        cell compiles first.
 
     Returns:
-      ``(name -> CompileTimes, name -> (jitted, compiled))`` with the last jitted
-      function built for each job and its ``jax.stages.Compiled`` program (calling
-      that jitted function reuses the program). Lowering (tracing to StableHLO) and
-      XLA compilation are timed separately; the order alternates between repeats.
+      ``(name -> CompileTimes, name -> (jitted, compiled, lowered))`` with the last
+      jitted function built for each job, its ``jax.stages.Compiled`` program
+      (calling that jitted function reuses the program) and its
+      ``jax.stages.Lowered``. Lowering (tracing to StableHLO) and XLA compilation
+      are timed separately; the order alternates between rounds.
     """
     names = list(jobs)
     times = {name: CompileTimes([], []) for name in names}
     built = {}
-    for r in range(repeats):
+    for r in range(warmup + repeats):
         for name in names if r % 2 == 0 else names[::-1]:
             factory, args = jobs[name]
             fn = factory()
             t0 = time.perf_counter()
             lowered = fn.lower(*args)
             t1 = time.perf_counter()
-            built[name] = (fn, lowered.compile())
+            built[name] = (fn, lowered.compile(), lowered)
             t2 = time.perf_counter()
-            times[name].lower.append(t1 - t0)
-            times[name].compile.append(t2 - t1)
+            if r >= warmup:
+                times[name].lower.append(t1 - t0)
+                times[name].compile.append(t2 - t1)
     return times, built
 
 

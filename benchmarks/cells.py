@@ -27,6 +27,7 @@ from benchmarks import _nets, _peers
 from benchmarks._timing import (
     analyse,
     compile_interleaved,
+    lowered_flops,
     ratio_stats,
     stateful,
     summarize,
@@ -187,7 +188,7 @@ def _peak_thunk(width: int, dtype: str, key):
     a = jax.random.normal(ka, (width, width), dtype)
     b = jax.random.normal(kb, (width, width), dtype)
     mm = jax.jit(jnp.matmul)
-    flops = analyse(mm.lower(a, b).compile()).flops
+    flops = lowered_flops(mm.lower(a, b))
     return (lambda: mm(a, b)), flops
 
 
@@ -205,8 +206,8 @@ def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
     jobs = {m: (factories[m], (params, state, x, y)) for m in MODES}
     jobs.update({s: (factories[s], (carry, x, y)) for s in STEPS})
     compile_times, built = compile_interleaved(jobs, repeats=settings.compile_repeats)
-    compiled = {name: c for name, (_, c) in built.items()}
-    jitted = {name: f for name, (f, _) in built.items()}
+    compiled = {name: (c, lowered) for name, (_, c, lowered) in built.items()}
+    jitted = {name: f for name, (f, _, _) in built.items()}
 
     # Group 1: the backward modes (and the peak matmul) interleaved round by round.
     thunks = {m: (lambda f=jitted[m]: f(params, state, x, y)) for m in MODES}
@@ -267,7 +268,7 @@ def _record(cell: Cell, params, samples, compile_times, compiled) -> dict:
     """The JSON record of a cell: per variant time, compile time, cost and memory."""
     variants = {}
     for name in JAX_VARIANTS:
-        a = analyse(compiled[name])
+        a = analyse(*compiled[name])
         t = summarize(samples[name])
         variants[name] = {
             "time_s": t._asdict(),

@@ -44,13 +44,29 @@ def _fit(points, key: str, lower: int = 0) -> dict:
     return {"exponent": k, "log_prefactor": a, "points": len(pts)}
 
 
+#: Perturbed parameter copies per ``lax.map`` step on an accelerator, at most.
+ACCELERATOR_FD_ELEMENTS = 2**24
+
+
+def fd_batch_size(num_params: int, backend: str) -> int | None:
+    """``numerical_grad``'s ``batch_size``: one at a time on CPU; on an accelerator
+    as many as keep ``batch × P`` under ``ACCELERATOR_FD_ELEMENTS`` (at most P)."""
+    if backend == "cpu":
+        return None
+    return max(1, min(num_params, ACCELERATOR_FD_ELEMENTS // num_params))
+
+
 def run(
     *, sizes=FULL_SIZES, repeats: int = 10, budget_s: float = 5.0, seed: int = 0
 ) -> dict:
     """Time ``numerical_grad`` and backprop per size; fit the cost exponents.
 
+    On an accelerator the finite differences are batched (``fd_batch_size``):
+    one at a time, each of the 2P evaluations is a fixed few µs of kernel launches
+    and the fit measures launch latency (an H100 gave exponent 1.00), not work.
     Needs float64 (``jax_enable_x64``); the caller enables it.
     """
+    backend = jax.default_backend()
     if not jax.config.read("jax_enable_x64"):
         raise RuntimeError("fd_scaling needs jax_enable_x64 (float64 differences).")
     loss = losses.get("mse")
@@ -64,7 +80,11 @@ def run(
             return loss.forward(model.forward(p, state, x)[0], y)
 
         vg = backprop.value_and_grad(model, loss)
-        fd = jax.jit(lambda p, f=f: gradcheck.numerical_grad(f, p))
+        num_params = int(sum(a.size for a in jax.tree.leaves(params)))
+        batch = fd_batch_size(num_params, backend)
+        fd = jax.jit(
+            lambda p, f=f, b=batch: gradcheck.numerical_grad(f, p, batch_size=b)
+        )
         bp = jax.jit(lambda p, vg=vg, state=state, x=x, y=y: vg(p, state, x, y)[1])
         g_fd, g_bp = fd(params), bp(params)  # compiles; checks the two agree
         err = gradcheck.relative_error(g_fd, g_bp)
@@ -78,8 +98,9 @@ def run(
         )
         points.append(
             {
-                "num_params": int(sum(a.size for a in jax.tree.leaves(params))),
+                "num_params": num_params,
                 "hidden": hidden_for(target),
+                "fd_batch_size": batch,
                 "fd_s": summarize(samples["fd"])._asdict(),
                 "backprop_s": summarize(samples["bp"])._asdict(),
                 "fd_over_backprop": ratio_stats(samples["fd"], samples["bp"])._asdict(),
@@ -97,8 +118,8 @@ def run(
         "backprop_fit_upper_half": _fit(points, "backprop_s", half),
         "fd_evaluations": "2P",
         "note": (
-            "numerical_grad perturbs one parameter at a time in a lax.map: "
-            "2P evaluations of an O(P) loss."
+            "numerical_grad perturbs one parameter at a time in a lax.map (on an "
+            "accelerator fd_batch_size at a time): 2P evaluations of an O(P) loss."
         ),
     }
 

@@ -315,3 +315,19 @@ def test_mlp_rejects_mismatched_input_width():
         backprop.value_and_grad(model, "mse")(
             params, state, jnp.ones((5, 7)), jnp.ones((5, 2))
         )
+
+
+def test_numerical_grad_in_batches_equals_one_at_a_time():
+    """float64: ``batch_size`` vectorises the perturbations without changing them
+    (a batch that does not divide P included); bad sizes are rejected by name."""
+    params = {"a": jnp.linspace(-1.0, 1.0, 37), "b": jnp.ones((3, 4))}
+    f = lambda p: jnp.sum(jnp.sin(p["a"])) * jnp.sum(p["b"] ** 2)
+    one = gradcheck.numerical_grad(f, params)
+    for batch in (8, 49, 64):
+        batched = gradcheck.numerical_grad(f, params, batch_size=batch)
+        for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(batched), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert gradcheck.relative_error(one, jax.grad(f)(params)) < 1e-8
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match=rf"batch_size must be.*{bad!r}"):
+            gradcheck.numerical_grad(f, params, batch_size=bad)

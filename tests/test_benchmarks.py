@@ -184,3 +184,25 @@ def test_cli_rejects_unknown_part():
     with pytest.raises(SystemExit) as exc:
         backprop.main(["--skip", "everything"])
     assert exc.value.code == 2
+
+
+def test_fd_batch_size_is_one_at_a_time_on_cpu_and_bounded_elsewhere():
+    assert fd_scaling.fd_batch_size(31623, "cpu") is None
+    assert fd_scaling.fd_batch_size(100, "gpu") == 100
+    big = fd_scaling.fd_batch_size(31623, "gpu")
+    assert 1 <= big and big * 31623 <= fd_scaling.ACCELERATOR_FD_ELEMENTS
+
+
+def test_flops_are_counted_before_xla_optimises():
+    """``lowered_flops`` counts a matmul's 2n³ on the program jax lowered."""
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks._timing import analyse, lowered_flops
+
+    a = jnp.ones((64, 64), jnp.float32)
+    lowered = jax.jit(jnp.matmul).lower(a, a)
+    assert lowered_flops(lowered) == 2 * 64**3
+    analysis = analyse(lowered.compile(), lowered)
+    assert analysis.flops == 2 * 64**3
+    assert analysis.flops_optimized in (None, 2 * 64**3)
