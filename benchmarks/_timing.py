@@ -35,9 +35,9 @@ class Analysis(NamedTuple):
     """What XLA says about one program (``cost_analysis``/``memory_analysis``).
 
     ``flops`` are counted by ``cost_analysis`` on the program as jax lowered it,
-    before XLA's optimisations: after them XLA:GPU counts nothing inside cuBLAS
-    calls (it reports ``-1``), so the optimised count is kept apart, as
-    ``flops_optimized`` (``None`` where not a positive number). Sizes are bytes;
+    before XLA's optimisations (``count_flops``): after them XLA:GPU counts nothing
+    inside cuBLAS calls (it reports ``-1``), so the optimised count is kept apart,
+    as ``flops_optimized`` (``None`` where not a positive number). Sizes are bytes;
     ``None`` where the backend reports nothing.
     """
 
@@ -166,9 +166,20 @@ def _positive(x) -> float | None:
     return float(x) if isinstance(x, int | float) and x > 0 else None
 
 
-def lowered_flops(lowered) -> float | None:
-    """FLOPs of a ``jax.stages.Lowered`` program by ``cost_analysis``, before XLA."""
-    return _positive(_cost(lowered).get("flops"))
+def count_flops(fn, *args) -> float | None:
+    """FLOPs of jitted ``fn`` at ``args`` (arrays or ``jax.ShapeDtypeStruct``).
+
+    ``cost_analysis`` of the program as jax lowers it for the CPU, before XLA
+    optimises it: the count of its dots and elementwise ops does not depend on the
+    device that runs it, while XLA:GPU counts nothing inside cuBLAS calls (its
+    compiled analysis reports −1) and its ``Lowered.cost_analysis`` reports
+    nothing. ``None`` where no positive count comes back.
+    """
+    try:
+        lowered = fn.trace(*args).lower(lowering_platforms=("cpu",))
+        return _positive(_cost(lowered).get("flops"))
+    except (NotImplementedError, RuntimeError, TypeError, ValueError):
+        return None
 
 
 def _cost(compiled) -> dict:
@@ -178,15 +189,15 @@ def _cost(compiled) -> dict:
     return dict(cost or {})
 
 
-def analyse(compiled, lowered=None) -> Analysis:
+def analyse(compiled, flops: float | None = None) -> Analysis:
     """FLOPs, bytes and memory of a ``jax.stages.Compiled`` program.
 
-    ``lowered`` is the ``jax.stages.Lowered`` it was compiled from: its FLOPs are
-    the ones reported (see ``Analysis``); without it, the optimised count.
+    ``flops``: the count of ``count_flops`` for the same function (see
+    ``Analysis``); without it, the optimised count.
     """
     cost = _cost(compiled)
     optimized = _positive(cost.get("flops"))
-    flops = optimized if lowered is None else lowered_flops(lowered)
+    flops = optimized if flops is None else flops
     try:
         mem = compiled.memory_analysis()
     except (NotImplementedError, RuntimeError):
@@ -225,7 +236,7 @@ def compile_interleaved(
     *,
     repeats: int = 1,
     warmup: int = 1,
-) -> tuple[dict[str, CompileTimes], dict[str, tuple[Callable, Any, Any]]]:
+) -> tuple[dict[str, CompileTimes], dict[str, tuple[Callable, Any]]]:
     """Lower and compile fresh jitted functions, interleaved like ``time_interleaved``.
 
     Args:
@@ -239,10 +250,9 @@ def compile_interleaved(
         cell compiles first.
 
     Returns:
-      ``(name -> CompileTimes, name -> (jitted, compiled, lowered))`` with the last
-      jitted function built for each job, its ``jax.stages.Compiled`` program
-      (calling that jitted function reuses the program) and its
-      ``jax.stages.Lowered``. Lowering (tracing to StableHLO) and XLA compilation
+      ``(name -> CompileTimes, name -> (jitted, compiled))`` with the last jitted
+      function built for each job and its ``jax.stages.Compiled`` program (calling
+      that jitted function reuses the program). Lowering (tracing to StableHLO) and XLA compilation
       are timed separately; the order alternates between rounds.
     """
     names = list(jobs)
@@ -255,7 +265,7 @@ def compile_interleaved(
             t0 = time.perf_counter()
             lowered = fn.lower(*args)
             t1 = time.perf_counter()
-            built[name] = (fn, lowered.compile(), lowered)
+            built[name] = (fn, lowered.compile())
             t2 = time.perf_counter()
             if r >= warmup:
                 times[name].lower.append(t1 - t0)

@@ -33,7 +33,7 @@ import jaxlib
 import numpy as np
 
 from benchmarks import _nets, _peers, _report, cells, dispatch, fd_scaling, throughput
-from benchmarks._timing import config_flag, lowered_flops, summarize, time_interleaved
+from benchmarks._timing import config_flag, count_flops, summarize, time_interleaved
 from benchmarks.cells import Cell, Settings
 
 SCHEMA_VERSION = 1
@@ -122,7 +122,7 @@ def peak_matmul(
         ka, kb = jax.random.split(jax.random.key(seed + i))
         a = jax.random.normal(ka, (n, n), dtype)
         b = jax.random.normal(kb, (n, n), dtype)
-        flops[n] = lowered_flops(mm.lower(a, b))
+        flops[n] = count_flops(mm, a, b)
         thunks[n] = lambda a=a, b=b: mm(a, b)
     samples = time_interleaved(thunks, repeats=repeats, warmup=2, budget_s=budget_s)
     rows = []

@@ -27,7 +27,7 @@ from benchmarks import _nets, _peers
 from benchmarks._timing import (
     analyse,
     compile_interleaved,
-    lowered_flops,
+    count_flops,
     ratio_stats,
     stateful,
     summarize,
@@ -188,8 +188,7 @@ def _peak_thunk(width: int, dtype: str, key):
     a = jax.random.normal(ka, (width, width), dtype)
     b = jax.random.normal(kb, (width, width), dtype)
     mm = jax.jit(jnp.matmul)
-    flops = lowered_flops(mm.lower(a, b))
-    return (lambda: mm(a, b)), flops
+    return (lambda: mm(a, b)), count_flops(mm, a, b)
 
 
 def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
@@ -206,8 +205,11 @@ def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
     jobs = {m: (factories[m], (params, state, x, y)) for m in MODES}
     jobs.update({s: (factories[s], (carry, x, y)) for s in STEPS})
     compile_times, built = compile_interleaved(jobs, repeats=settings.compile_repeats)
-    compiled = {name: (c, lowered) for name, (_, c, lowered) in built.items()}
-    jitted = {name: f for name, (f, _, _) in built.items()}
+    jitted = {name: f for name, (f, _) in built.items()}
+    compiled = {
+        name: (c, count_flops(jitted[name], *jobs[name][1]))
+        for name, (_, c) in built.items()
+    }
 
     # Group 1: the backward modes (and the peak matmul) interleaved round by round.
     thunks = {m: (lambda f=jitted[m]: f(params, state, x, y)) for m in MODES}

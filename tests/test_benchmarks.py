@@ -194,15 +194,18 @@ def test_fd_batch_size_is_one_at_a_time_on_cpu_and_bounded_elsewhere():
 
 
 def test_flops_are_counted_before_xla_optimises():
-    """``lowered_flops`` counts a matmul's 2n³ on the program jax lowered."""
+    """``count_flops`` counts a matmul's 2n³ on the program jax lowered, from
+    arrays or shapes alone (any dtype)."""
     import jax
     import jax.numpy as jnp
 
-    from benchmarks._timing import analyse, lowered_flops
+    from benchmarks._timing import analyse, count_flops
 
+    mm = jax.jit(jnp.matmul)
     a = jnp.ones((64, 64), jnp.float32)
-    lowered = jax.jit(jnp.matmul).lower(a, a)
-    assert lowered_flops(lowered) == 2 * 64**3
-    analysis = analyse(lowered.compile(), lowered)
+    assert count_flops(mm, a, a) == 2 * 64**3
+    shape = jax.ShapeDtypeStruct((64, 64), jnp.bfloat16)
+    assert count_flops(mm, shape, shape) == 2 * 64**3
+    analysis = analyse(mm.lower(a, a).compile(), count_flops(mm, a, a))
     assert analysis.flops == 2 * 64**3
     assert analysis.flops_optimized in (None, 2 * 64**3)
