@@ -28,12 +28,11 @@ import time
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
 import jaxlib
 import numpy as np
 
 from benchmarks import _nets, _peers, _report, cells, dispatch, fd_scaling, throughput
-from benchmarks._timing import config_flag, count_flops, summarize, time_interleaved
+from benchmarks._timing import config_flag, summarize, time_interleaved
 from benchmarks.cells import Cell, Settings
 
 SCHEMA_VERSION = 1
@@ -115,15 +114,12 @@ def peak_matmul(
     budget_s: float | None = 5.0,
     seed: int = 0,
 ):
-    """GFLOP/s of square matmuls (FLOPs from ``cost_analysis``), one row per size."""
+    """GFLOP/s of square matmuls (``cells.matmul_thunk``), one row per size."""
     thunks, flops = {}, {}
-    mm = jax.jit(jnp.matmul)
+    backend = jax.default_backend()
     for i, n in enumerate(sizes):
-        ka, kb = jax.random.split(jax.random.key(seed + i))
-        a = jax.random.normal(ka, (n, n), dtype)
-        b = jax.random.normal(kb, (n, n), dtype)
-        flops[n] = count_flops(mm, a, b)
-        thunks[n] = lambda a=a, b=b: mm(a, b)
+        key = jax.random.key(seed + i)
+        thunks[n], flops[n] = cells.matmul_thunk(n, dtype, key, backend)
     samples = time_interleaved(thunks, repeats=repeats, warmup=2, budget_s=budget_s)
     rows = []
     for n in sizes:

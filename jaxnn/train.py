@@ -3,10 +3,10 @@
 Every step is ``grads = backward(...)`` (hand-written or autodiff), then the optimizer's
 ``update`` and ``apply_updates``. An epoch shuffles the training set with the state's
 key and scans the step over its mini-batches inside one jitted call, so Python
-dispatches twice per epoch, not once per batch. A step whose loss, gradient norm or
+dispatches once per epoch, not once per batch. A step whose loss, gradient norm or
 new parameters are non-finite is not applied: the epoch returns the last good state,
-and ``fit`` stops with ``NonFiniteError`` naming the step and the first parameter leaf that
-went non-finite.
+and ``fit`` stops with ``NonFiniteError`` naming the step and the first parameter leaf
+that went non-finite.
 """
 
 import functools
