@@ -127,6 +127,7 @@ def peak_matmul(
         rows.append(
             {
                 "n": n,
+                "matmuls_per_call": cells.matmul_chain(backend),
                 "flops": flops[n],
                 "time_s": t._asdict(),
                 "gflops": flops[n] / t.median / 1e9 if flops[n] else None,

@@ -186,6 +186,11 @@ def _peer_thunks(cell: Cell, net, params, x, y, manual_grads, backend: str):
     return thunks, info
 
 
+def matmul_chain(backend: str) -> int:
+    """Square matmuls per call of the peak reference (see ``matmul_thunk``)."""
+    return 1 if backend == "cpu" else ACCELERATOR_MATMUL_CHAIN
+
+
 def matmul_thunk(n: int, dtype: str, key, backend: str):
     """``(thunk, flops)`` of the peak reference: square ``n×n`` matmuls.
 
@@ -198,7 +203,7 @@ def matmul_thunk(n: int, dtype: str, key, backend: str):
     ka, kb = jax.random.split(key)
     a = jax.random.normal(ka, (n, n), dtype)
     b = jax.random.normal(kb, (n, n), dtype)
-    chain = 1 if backend == "cpu" else ACCELERATOR_MATMUL_CHAIN
+    chain = matmul_chain(backend)
     scale = jnp.asarray(1 / n**0.5, dtype)
     link = jax.jit(lambda c, b: (c @ b) * scale)
     fn = jax.jit(lambda a, b: jax.lax.fori_loop(0, chain, lambda _, c: link(c, b), a))
@@ -280,6 +285,7 @@ def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
             }
     if peak_flops:
         record["peak"] = _peak_record(record, samples, peak_flops, cell.width)
+        record["peak"]["matmuls_per_call"] = matmul_chain(backend)
     return record
 
 

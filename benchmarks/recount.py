@@ -8,7 +8,9 @@ device, so it can be made afterwards, on any machine, from the cell's shapes alo
 (``jax.ShapeDtypeStruct``, nothing is allocated or run). Runs written before
 ``count_flops`` existed took XLA:GPU's own count, which is −1 inside cuBLAS calls;
 this rewrites their FLOPs, GFLOP/s and peak fractions (each fraction is linear in
-the two counts, so its round-by-round statistics are rescaled exactly), recomputes
+the two counts, so its round-by-round statistics are rescaled exactly; a peak
+reference that records ``matmuls_per_call`` was counted by ``count_flops`` already
+and is kept), recomputes
 the summary and rewrites ``results.json``, ``results.md`` and the plots. Timings are
 not touched.
 """
@@ -51,6 +53,7 @@ def cell_flops(cell: cells.Cell) -> dict[str, float | None]:
 
 
 def matmul_flops(n: int, dtype: str) -> float | None:
+    """FLOPs of the peak reference of runs that timed one plain matmul per call."""
     a = jax.ShapeDtypeStruct((n, n), jnp.dtype(dtype))
     return count_flops(jax.jit(jnp.matmul), a, a)
 
@@ -66,8 +69,9 @@ def recount(results: dict) -> dict:
     """Rewrite FLOPs, GFLOP/s and peak fractions of ``results`` in place."""
     for dtype, rows in results.get("peak_matmul", {}).items():
         for row in rows:
-            row["flops"] = matmul_flops(row["n"], dtype)
-            row["gflops"] = row["flops"] / row["time_s"]["median"] / 1e9
+            if "matmuls_per_call" not in row:  # else counted by count_flops
+                row["flops"] = matmul_flops(row["n"], dtype)
+                row["gflops"] = row["flops"] / row["time_s"]["median"] / 1e9
     for record in results["cells"]:
         cell = cells.Cell(**record["cell"])
         new = cell_flops(cell)
@@ -77,10 +81,9 @@ def recount(results: dict) -> dict:
             v["gflops"] = new[name] / v["time_s"]["median"] / 1e9
         peak = record.get("peak")
         if peak:
-            old_peak, peak["flops"] = (
-                peak["flops"],
-                matmul_flops(peak["matmul_n"], cell.dtype),
-            )
+            old_peak = peak["flops"]
+            if "matmuls_per_call" not in peak:  # else counted by count_flops
+                peak["flops"] = matmul_flops(peak["matmul_n"], cell.dtype)
             peak["gflops"] = peak["flops"] / peak["time_s"]["median"] / 1e9
             for mode in cells.MODES:
                 key = f"{mode}_fraction"

@@ -55,6 +55,23 @@ def test_tiny_run_writes_valid_outputs(tmp_path):
     _check_ratios_positive_and_finite(res)
     _check_peers_present_or_noted(res)
     _check_markdown_and_plots(res, tmp_path)
+    _check_recount_leaves_a_correct_count_alone(res)
+
+
+def _check_recount_leaves_a_correct_count_alone(res):
+    """``benchmarks.recount`` on a run that already used ``count_flops`` changes no
+    FLOPs, GFLOP/s or peak fraction (it recounts the same programs from shapes)."""
+    import copy
+
+    from benchmarks import recount
+
+    again = recount.recount(copy.deepcopy(res))
+    for old, new in zip(res["cells"], again["cells"], strict=True):
+        for name, v in old["variants"].items():
+            assert new["variants"][name]["analysis"]["flops"] == v["analysis"]["flops"]
+        for key, frac in old.get("peak", {}).items():
+            if key.endswith("_fraction"):
+                assert new["peak"][key]["median"] == pytest.approx(frac["median"])
 
 
 def test_grid_budget_skips_the_rest_and_partial_results_survive(tmp_path):
@@ -209,3 +226,16 @@ def test_flops_are_counted_before_xla_optimises():
     analysis = analyse(mm.lower(a, a).compile(), count_flops(mm, a, a))
     assert analysis.flops == 2 * 64**3
     assert analysis.flops_optimized in (None, 2 * 64**3)
+
+
+def test_rescaled_statistics_of_a_negative_factor_swap_the_quartiles():
+    from benchmarks.recount import _rescale
+
+    stats = {"median": 2.0, "q25": 1.0, "q75": 4.0, "iqr": 3.0, "n": 7}
+    assert _rescale(stats, -0.5) == {
+        "median": -1.0,
+        "q25": -2.0,
+        "q75": -0.5,
+        "iqr": 1.5,
+        "n": 7,
+    }
