@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from jaxnn import backprop, checkpoint, data, diagnostics
 from jaxnn import optim as _optim
@@ -84,16 +85,11 @@ def _finite_and_norm(value, grads, params) -> tuple[Array, Array]:
     overflow that ``Σ p²`` could have; a gradient whose squared norm overflows
     counts as non-finite, as its reported norm is then ``inf``.
     """
-    flat_g = _flat(grads)
+    flat_g = ravel_pytree(grads)[0]
     sq_norm = jnp.sum(flat_g * flat_g)
     finite = jnp.isfinite(value) & jnp.isfinite(sq_norm)
-    finite &= jnp.isfinite(jnp.sum(_flat(params) * 0))
+    finite &= jnp.isfinite(jnp.sum(ravel_pytree(params)[0] * 0))
     return finite, jnp.sqrt(sq_norm)
-
-
-def _flat(tree) -> Array:
-    leaves = [jnp.ravel(leaf) for leaf in jax.tree.leaves(tree)]
-    return jnp.concatenate(leaves) if leaves else jnp.zeros([0])
 
 
 def _keyed_step(model: Layer, loss, optimizer, backward: str) -> Callable:
