@@ -49,6 +49,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxnn._typing import Array
@@ -170,7 +171,27 @@ def _check_integer_labels(logits, labels) -> tuple[Array, Array]:
             f"labels must have an integer dtype (class indices in [0, "
             f"{logits.shape[1]})); got labels.dtype={labels.dtype.name}."
         )
+    _check_label_range(labels, logits.shape[1])
     return logits, labels
+
+
+def _check_label_range(labels: Array, classes: int) -> None:
+    """Raise on a class index outside ``[0, classes)`` when the labels are concrete.
+
+    Traced labels (under ``jit``) cannot be checked; there an out-of-range index
+    gives a NaN loss (``take_along_axis`` fills) or, if negative, wraps around.
+    """
+    try:
+        values = np.asarray(labels)
+    except jax.errors.TracerArrayConversionError:
+        return
+    bad = np.flatnonzero((values < 0) | (values >= classes))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"labels must be class indices in [0, {classes}) (logits.shape[1]="
+            f"{classes}); got labels[{i}]={int(values[i])} ({bad.size} out of range)."
+        )
 
 
 ### Stable pieces.

@@ -350,6 +350,21 @@ def test_bad_input_raises_with_a_precise_message(name, pred, target, exc, messag
             fn(pred, target)
 
 
+@pytest.mark.parametrize("bad", [10, -1])
+def test_out_of_range_integer_labels_raise_when_concrete(bad):
+    """Concrete labels are range-checked by forward, backward and per-example (an
+    out-of-range index would give NaN, or wrap, and a backward that disagrees);
+    traced labels cannot be, and pass through jit."""
+    loss = losses.get(INT)
+    labels = CLASSES.copy()
+    labels[5] = bad
+    message = f"labels must be class indices in [0, 10) (logits.shape[1]=10); got labels[5]={bad} (1 out of range)."
+    for fn in (loss.forward, loss.backward, PER_EXAMPLE[INT]):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            fn(LOGITS, labels)
+    jax.jit(loss.forward)(LOGITS, labels)  # traced: not checked
+
+
 def test_get_names_and_output_activations():
     # No arrays (dtype-independent).
     assert NAMES == ("mse", "binary_cross_entropy", "softmax_cross_entropy", INT)
