@@ -211,19 +211,42 @@ def matmul_thunk(n: int, dtype: str, key, backend: str):
     return (lambda: fn(a, b)), (None if flops is None else chain * flops)
 
 
-def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
-    """Measure one cell; returns its JSON record (see ``_record``)."""
+def cell_network(cell: Cell):
+    """``(net, model)`` of a cell: ``mlp([width] * depth + [10])`` and its variant."""
     net = _nets.net_for(cell.variant, cell.depth, cell.width, cell.loss)
-    model = _nets.model(net)
-    k_init, k_data, k_peak = jax.random.split(key, 3)
-    params, state = _nets.init(net, k_init, cell.width, jnp.dtype(cell.dtype))
-    x, y = _nets.batch(net, k_data, cell.batch, cell.width, jnp.dtype(cell.dtype))
-    optimizer = optim.adam(1e-3)
-    carry = (params, state, optimizer.init(params))
+    return net, _nets.model(net)
 
-    factories = _factories(model, cell.loss, optimizer)
+
+def cell_arrays(cell: Cell, net, k_init, k_data):
+    """``(params, state, x, y)`` of a cell. Traceable: under ``jax.eval_shape`` it
+    gives the shapes alone (``benchmarks.recount``)."""
+    dtype = jnp.dtype(cell.dtype)
+    params, state = _nets.init(net, k_init, cell.width, dtype)
+    x, y = _nets.batch(net, k_data, cell.batch, cell.width, dtype)
+    return params, state, x, y
+
+
+def cell_jobs(model, loss: str, params, state, x, y, *, init_opt=None) -> dict:
+    """name -> ``(factory, args)`` of every jax variant (``compile_interleaved``'s
+    jobs): the value-and-grad modes at ``(params, state, x, y)``, the Adam steps at
+    ``((params, state, opt_state), x, y)``. ``init_opt`` builds the optimizer
+    state from ``(optimizer.init, params)`` (``jax.eval_shape`` for shapes alone)."""
+    optimizer = optim.adam(1e-3)
+    opt_state = (init_opt or (lambda f, p: f(p)))(optimizer.init, params)
+    carry = (params, state, opt_state)
+    factories = _factories(model, loss, optimizer)
     jobs = {m: (factories[m], (params, state, x, y)) for m in MODES}
     jobs.update({s: (factories[s], (carry, x, y)) for s in STEPS})
+    return jobs
+
+
+def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
+    """Measure one cell; returns its JSON record (see ``_record``)."""
+    net, model = cell_network(cell)
+    k_init, k_data, k_peak = jax.random.split(key, 3)
+    params, state, x, y = cell_arrays(cell, net, k_init, k_data)
+    jobs = cell_jobs(model, cell.loss, params, state, x, y)
+    carry = jobs[STEPS[0]][1][0]
     compile_times, built = compile_interleaved(jobs, repeats=settings.compile_repeats)
     jitted = {name: f for name, (f, _) in built.items()}
     compiled = {

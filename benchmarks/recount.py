@@ -23,33 +23,21 @@ import sys
 import jax
 import jax.numpy as jnp
 
-from benchmarks import _nets, _report, backprop, cells
+from benchmarks import _report, backprop, cells
 from benchmarks._timing import count_flops
-from jaxnn import optim
-
-
-def _shapes(tree):
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), tree)
 
 
 def cell_flops(cell: cells.Cell) -> dict[str, float | None]:
-    """``count_flops`` of every jax variant of ``cell`` (value-and-grad and step)."""
-    net = _nets.net_for(cell.variant, cell.depth, cell.width, cell.loss)
-    model = _nets.model(net)
-    dtype = jnp.dtype(cell.dtype)
-    key = jax.random.key(0)
-    params, state = jax.eval_shape(lambda k: _nets.init(net, k, cell.width, dtype), key)
-    x, y = jax.eval_shape(
-        lambda k: _nets.batch(net, k, cell.batch, cell.width, dtype), key
-    )
-    optimizer = optim.adam(1e-3)
-    carry = (params, state, jax.eval_shape(optimizer.init, params))
-    factories = cells._factories(model, cell.loss, optimizer)
-    out = {}
-    for name in cells.JAX_VARIANTS:
-        args = (carry, x, y) if name.startswith("step_") else (params, state, x, y)
-        out[name] = count_flops(factories[name](), *_shapes(args))
-    return out
+    """``count_flops`` of every jax variant of ``cell``, from its shapes alone.
+
+    The same networks and jobs as ``cells.run_cell`` (``cell_network``,
+    ``cell_arrays``, ``cell_jobs``), through ``jax.eval_shape``: nothing is allocated.
+    """
+    net, model = cells.cell_network(cell)
+    keys = jax.random.split(jax.random.key(0))
+    shapes = jax.eval_shape(lambda k: cells.cell_arrays(cell, net, k[0], k[1]), keys)
+    jobs = cells.cell_jobs(model, cell.loss, *shapes, init_opt=jax.eval_shape)
+    return {name: count_flops(make(), *args) for name, (make, args) in jobs.items()}
 
 
 def matmul_flops(n: int, dtype: str) -> float | None:
