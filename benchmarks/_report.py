@@ -306,6 +306,33 @@ def _throughput_lines(results) -> list[str]:
             "|---|---:|",
         ]
         lines += [f"| {k} | {v:.1f} |" for k, v in parts.items()]
+    return lines + _sweep_lines(tp.get("batch_sweep"))
+
+
+def _sweep_lines(rows) -> list[str]:
+    if not rows:
+        return []
+    peers = [p for p in ("numpy", "torch") if any(p in r["speedups"] for r in rows)]
+    lines = [
+        "",
+        "The scanned manual epoch at other batch sizes (ms per epoch; speedups "
+        "pairwise against each peer's faster thread setting):",
+        "",
+        "| batch | steps | scan_manual | "
+        + " | ".join(f"{p} | scan vs {p}" for p in peers)
+        + " |",
+        "|---:|---:|---:|" + "---:|---:|" * len(peers),
+    ]
+    for r in rows:
+        cols = [str(r["batch_size"]), str(r["steps_per_epoch"])]
+        cols.append(f"{r['epoch_s']['scan_manual'] * 1e3:.2f}")
+        for p in peers:
+            sp = r["speedups"].get(p)
+            if sp is None:
+                cols += ["—", "—"]
+                continue
+            cols += [f"{r['epoch_s'][sp['config']] * 1e3:.2f}", _ratio(sp)]
+        lines.append("| " + " | ".join(cols) + " |")
     return lines
 
 

@@ -109,9 +109,87 @@ def _torch_thunk(net, layers0, ds, batch_size: int, seed: int):
     return epoch, tensors
 
 
-def breakdown(model, loss, state, ds, *, repeats: int = 30, seed: int = 0) -> dict:
+@jax.jit
+def scan_matmuls(weights, xb):
+    """A scan of a training step's matmuls alone, the floor under any step.
+
+    Per batch ``x``: the forward chain ``h_{i+1} = h_i w_i`` and the backward
+    ``dw_i = h_iᵀ d``, ``d ← d w_iᵀ`` (not below the first layer), with ``d`` the
+    output itself: the dense layers' eight matmuls with none of the bias,
+    activation, loss or optimizer work. The gradients are carried out.
+    """
+
+    def body(_, x):
+        hs = [x]
+        for w in weights:
+            hs.append(hs[-1] @ w)
+        d, grads = hs[-1], []
+        for i in reversed(range(len(weights))):
+            grads.append(hs[i].T @ d)
+            if i:
+                d = d @ weights[i].T
+        return grads[::-1], None
+
+    init = [jnp.zeros_like(w) for w in weights]
+    return jax.lax.scan(body, init, xb)[0]
+
+
+def _peer_thunks(net, state0, ds, batch_size: int, seed: int):
+    """``(thunks, threads, models)`` of the NumPy and (if installed) PyTorch epochs,
+    each at its default thread count and at one thread (``_1t``), from ``state0``'s
+    weights; ``models`` holds each peer's trained weights, by peer."""
+    layers0 = _nets.layer_arrays(net, state0.params)
+    thunks, models = {}, {}
+    thunks["numpy"], models["numpy"] = _numpy_thunk(net, layers0, ds, batch_size, seed)
+    if _peers.torch_or_none() is not None:
+        thunks["torch"], models["torch"] = _torch_thunk(
+            net, layers0, ds, batch_size, seed
+        )
+    thunks, threads = _peers.peer_variants(thunks)
+    return thunks, threads, models
+
+
+def batch_sweep(
+    ds, run_, net, state0, batch_sizes, *, epochs: int, peers: bool, seed: int
+) -> list[dict]:
+    """The scanned manual epoch against the peers at several batch sizes.
+
+    Per batch size, the implementations' epochs are interleaved (after one untimed
+    epoch each, which compiles); each row has the ms per epoch of each and the
+    pairwise speedups of ``scan_manual`` over each peer's faster thread setting.
+    A peer's cost per step is mostly Python's, the same at every batch size, while
+    the scan's grows with the matmuls: the speedup falls as the batch grows.
+    """
+    rows = []
+    for b in batch_sizes:
+        built = _jaxnn_thunks(ds, state0, run_.model, run_.loss, b, ("manual",), False)
+        thunks = {"scan_manual": built["scan_manual"][0]}
+        if peers:
+            thunks.update(_peer_thunks(net, state0, ds, b, seed)[0])
+        samples = time_interleaved(thunks, repeats=epochs, warmup=1, seed=seed)
+        speedups = {}
+        for peer in ("numpy", "torch"):
+            if peer in samples:
+                best = _peers.best_peer(samples, peer)
+                r = ratio_stats(samples[best], samples["scan_manual"])
+                speedups[peer] = {**r._asdict(), "config": best}
+        rows.append(
+            {
+                "batch_size": b,
+                "steps_per_epoch": ds.x_train.shape[0] // b,
+                "epoch_s": {k: summarize(v).median for k, v in samples.items()},
+                "speedups": speedups,
+            }
+        )
+    return rows
+
+
+def breakdown(
+    model, loss, net, state, ds, *, repeats: int = 30, seed: int = 0
+) -> dict:
     """Where a scanned epoch's time goes: µs per step of nested scans, interleaved.
 
+    ``matmuls alone``: ``scan_matmuls`` with the network's weights, the floor;
     ``value_and_grad``: a scan of the manual value-and-grad alone (its gradients
     are carried out of the scan, so none is dead code); ``+ adam``: with the
     optimizer update and ``apply_updates``; ``epoch.run``: the real scanned epoch
@@ -146,7 +224,9 @@ def breakdown(model, loss, state, ds, *, repeats: int = 30, seed: int = 0) -> di
         return jax.lax.scan(body, (params, opt_state), (xb, yb))
 
     p, ms, os_ = state.params, state.model_state, state.opt_state
+    weights = [jnp.asarray(layer["w"]) for layer in _nets.layer_arrays(net, p)]
     thunks = {
+        "matmuls alone": lambda: scan_matmuls(weights, xb),
         "value_and_grad": lambda: scan_vg(p, ms, xb, yb),
         "+ adam": lambda: scan_adam(p, ms, os_, xb, yb),
         "epoch.run": lambda: epoch.run(state, xb, yb),
@@ -170,6 +250,8 @@ def run(
     backwards=("manual", "autodiff"),
     step_loop: bool = True,
     with_breakdown: bool = True,
+    batch_sizes=(16, 32, 64, 128),
+    sweep_epochs: int = 10,
     seed: int = 0,
 ) -> dict:
     """Measure examples/s of whole training epochs on digits; the JSON record.
@@ -181,6 +263,8 @@ def run(
       backwards: the scanned epochs' backward modes (``manual`` is needed).
       step_loop: include the per-step jitted loop.
       with_breakdown: also time ``breakdown`` (µs per step of each part).
+      batch_sizes: the batch sizes of ``batch_sweep`` (empty: skipped).
+      sweep_epochs: timed epochs per implementation and batch size in the sweep.
       seed: seeds data split, initialisation and shuffles.
     """
     ds = data.load("digits", seed=seed)
@@ -206,19 +290,10 @@ def run(
     notes, threads = [], {}
     peer_models = {}
     if peers:
-        layers0 = _nets.layer_arrays(net, state0.params)
-        peer_thunks = {}
-        peer_thunks["numpy"], peer_models["numpy"] = _numpy_thunk(
-            net, layers0, ds, BATCH, seed
-        )
-        if _peers.torch_or_none() is not None:
-            peer_thunks["torch"], peer_models["torch"] = _torch_thunk(
-                net, layers0, ds, BATCH, seed
-            )
-        else:
-            notes.append(_peers.TORCH_MISSING)
-        peer_thunks, threads = _peers.peer_variants(peer_thunks)
+        peer_thunks, threads, peer_models = _peer_thunks(net, state0, ds, BATCH, seed)
         thunks.update(peer_thunks)
+        if "torch" not in peer_models:
+            notes.append(_peers.TORCH_MISSING)
 
     samples = time_interleaved(thunks, repeats=epochs, warmup=warmup, seed=seed)
     per_impl = {}
@@ -261,8 +336,14 @@ def run(
             speedups[f"{base}_vs_{other}"] = {**r._asdict(), "config": best}
     parts = None
     if with_breakdown:
-        parts = breakdown(run_.model, run_.loss, state0, ds, repeats=epochs, seed=seed)
+        parts = breakdown(
+            run_.model, run_.loss, net, state0, ds, repeats=epochs, seed=seed
+        )
+    sweep = batch_sweep(
+        ds, run_, net, state0, batch_sizes, epochs=sweep_epochs, peers=peers, seed=seed
+    )
     return {
+        "batch_sweep": sweep,
         "breakdown_us_per_step": parts,
         "data": "digits",
         "network": f"mlp{[ds.num_features, *HIDDEN, ds.num_outputs]} relu, Adam({LR})",

@@ -38,7 +38,12 @@ TINY = dict(
     peak_repeats=3,
     throughput_epochs=2,
     throughput_options=dict(
-        backwards=("manual",), step_loop=False, warmup=0, with_breakdown=False
+        backwards=("manual",),
+        step_loop=False,
+        warmup=0,
+        with_breakdown=False,
+        batch_sizes=(128,),
+        sweep_epochs=2,
     ),
     fd_sizes=(30, 100),
     fd_repeats=3,
@@ -112,6 +117,9 @@ def _ratios(results: dict):
             yield f"{cell['label']}: peak fraction", cell["peak"]["manual_fraction"]
     for name, r in results["throughput"]["speedups"].items():
         yield f"throughput: {name}", r
+    for row in results["throughput"]["batch_sweep"]:
+        for peer, r in row["speedups"].items():
+            yield f"throughput batch {row['batch_size']}: vs {peer}", r
     for p in results["fd_scaling"]["points"]:
         yield f"fd: P={p['num_params']}", p["fd_over_backprop"]
 
@@ -172,6 +180,7 @@ def _check_peers_present_or_noted(res):
 def _check_markdown_and_plots(res, out):
     md = (out / "results.md").read_text()
     assert "## Targets" in md and "## Grid" in md
+    assert "| 128 | 11 |" in md  # the batch sweep's row: 1437 // 128 steps
     assert set(res["plots"]) == {
         "cells_time.png",
         "cells_ratio.png",
