@@ -154,8 +154,8 @@ def batch_sweep(
 ) -> list[dict]:
     """The scanned manual epoch against the peers at several batch sizes.
 
-    Per batch size, the implementations' epochs are interleaved (after one untimed
-    epoch each, which compiles); each row has the ms per epoch of each and the
+    Per batch size, the implementations' epochs are interleaved (after two untimed
+    epochs each, the first of which compiles); each row has the ms per epoch of each and the
     pairwise speedups of ``scan_manual`` over each peer's faster thread setting.
     A peer's cost per step is mostly Python's, the same at every batch size, while
     the scan's grows with the matmuls: the speedup falls as the batch grows.
@@ -166,7 +166,7 @@ def batch_sweep(
         thunks = {"scan_manual": built["scan_manual"][0]}
         if peers:
             thunks.update(_peer_thunks(net, state0, ds, b, seed)[0])
-        samples = time_interleaved(thunks, repeats=epochs, warmup=1, seed=seed)
+        samples = time_interleaved(thunks, repeats=epochs, warmup=2, seed=seed)
         speedups = {}
         for peer in ("numpy", "torch"):
             if peer in samples:
@@ -251,7 +251,7 @@ def run(
     step_loop: bool = True,
     with_breakdown: bool = True,
     batch_sizes=(16, 32, 64, 128),
-    sweep_epochs: int = 10,
+    sweep_epochs: int = 30,
     seed: int = 0,
 ) -> dict:
     """Measure examples/s of whole training epochs on digits; the JSON record.

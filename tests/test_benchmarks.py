@@ -212,8 +212,10 @@ def test_cli_rejects_unknown_part():
     assert exc.value.code == 2
 
 
-def test_fd_batch_size_is_one_at_a_time_on_cpu_and_bounded_elsewhere():
-    assert fd_scaling.fd_batch_size(31623, "cpu") is None
+def test_fd_batch_size_is_bounded_per_backend():
+    assert fd_scaling.fd_batch_size(100, "cpu") == 100
+    assert fd_scaling.fd_batch_size(10**6, "cpu") == 1
+    assert fd_scaling.fd_batch_size(31623, "cpu") * 31623 <= fd_scaling.CPU_FD_ELEMENTS
     assert fd_scaling.fd_batch_size(100, "gpu") == 100
     big = fd_scaling.fd_batch_size(31623, "gpu")
     assert 1 <= big and big * 31623 <= fd_scaling.ACCELERATOR_FD_ELEMENTS
