@@ -331,7 +331,9 @@ QUICK = dict(
     ),
     peak_repeats=5,
     throughput_epochs=10,
-    throughput_options=dict(with_breakdown=False, batch_sizes=(32, 128), sweep_epochs=3),
+    throughput_options=dict(
+        with_breakdown=False, batch_sizes=(32, 128), sweep_epochs=3
+    ),
     fd_sizes=fd_scaling.QUICK_SIZES,
     fd_repeats=3,
     dispatch_repeats=100,

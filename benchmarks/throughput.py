@@ -184,9 +184,7 @@ def batch_sweep(
     return rows
 
 
-def breakdown(
-    model, loss, net, state, ds, *, repeats: int = 30, seed: int = 0
-) -> dict:
+def breakdown(model, loss, net, state, ds, *, repeats: int = 30, seed: int = 0) -> dict:
     """Where a scanned epoch's time goes: µs per step of nested scans, interleaved.
 
     ``matmuls alone``: ``scan_matmuls`` with the network's weights, the floor;
