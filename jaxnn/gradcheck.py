@@ -10,6 +10,7 @@ hand-written ``backward`` against ``jax.vjp`` of its ``forward`` and against cen
 finite differences, with tree structure, shapes and dtypes compared too.
 """
 
+import weakref
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -39,6 +40,8 @@ def numerical_grad(
     perturbed copies of the parameters in memory): on a GPU one evaluation of a
     small ``f`` is a few µs of kernel launches, and batches let the time follow the
     work. Use float64: in float32 rounding error ``~1e-7/ε`` swamps the result.
+    Jitted once per ``(f, eps, batch_size)`` and argument shapes for as long as ``f``
+    lives: checking the same function again costs no new compilation.
 
     Args:
       f: a jax-traceable function of ``params`` returning a scalar.
@@ -63,18 +66,40 @@ def numerical_grad(
                 f"numerical_grad needs floating leaves; params{path_str(path)} has "
                 f"dtype {jnp.asarray(leaf).dtype}."
             )
+    return _compiled_differences(f, eps, batch_size)(params)
+
+
+def _central_differences(f, eps, batch_size, params):
     flat, unravel = ravel_pytree(params)
-    f_flat = lambda v: f(unravel(v))
 
-    @jax.jit
-    def grads(flat):
-        def partial_i(i):
-            e = jnp.zeros_like(flat).at[i].set(eps)
-            return (f_flat(flat + e) - f_flat(flat - e)) / (2 * eps)
+    def partial_i(i):
+        e = jnp.zeros_like(flat).at[i].set(eps)
+        return (f(unravel(flat + e)) - f(unravel(flat - e))) / (2 * eps)
 
-        return jax.lax.map(partial_i, jnp.arange(flat.size), batch_size=batch_size)
+    return unravel(jax.lax.map(partial_i, jnp.arange(flat.size), batch_size=batch_size))
 
-    return unravel(grads(flat))
+
+#: f -> {(eps, batch_size): jitted differences}; an entry lives as long as ``f``.
+_COMPILED: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+
+
+def _compiled_differences(f, eps, batch_size) -> Callable:
+    """``jit(params -> ∂f/∂params)``, one per ``(f, eps, batch_size)`` while ``f``
+    lives, so that checking the same ``f`` again does not trace and compile again.
+    The cache holds ``f`` weakly (a closure over a large data set is not kept alive
+    by it); an ``f`` that cannot be weakly referenced is compiled per call."""
+    try:
+        per_f = _COMPILED.setdefault(f, {})
+        key = (eps, batch_size)
+        hash(key)
+    except TypeError:
+        return jax.jit(lambda params: _central_differences(f, eps, batch_size, params))
+    if key not in per_f:
+        ref = weakref.ref(f)
+        per_f[key] = jax.jit(
+            lambda params: _central_differences(ref(), eps, batch_size, params)
+        )
+    return per_f[key]
 
 
 def _norm(x) -> float:

@@ -1,6 +1,8 @@
 """Whole-network manual backprop vs jax.grad vs finite differences, and custom_vjp."""
 
+import gc
 import itertools
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -331,3 +333,26 @@ def test_numerical_grad_in_batches_equals_one_at_a_time():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match=rf"batch_size must be.*{bad!r}"):
             gradcheck.numerical_grad(f, params, batch_size=bad)
+
+
+def test_numerical_grad_compiles_once_per_function_and_lets_it_go():
+    """The same ``f`` again: no new trace; ``f`` deleted: its cache entry goes."""
+    traces = []
+
+    def f(p):
+        traces.append(1)  # runs while tracing only
+        return jnp.sum(jnp.tanh(p) ** 2)
+
+    params = jnp.linspace(-1.0, 1.0, 7)
+    first = gradcheck.numerical_grad(f, params)
+    n = len(traces)
+    again = gradcheck.numerical_grad(f, params)
+    assert len(traces) == n and n > 0
+    np.testing.assert_array_equal(first, again)
+    gradcheck.numerical_grad(f, params, eps=1e-5)  # another eps: its own compile
+    assert len(traces) > n
+    np.testing.assert_allclose(first, jax.grad(f)(params), rtol=1e-8)
+    ref = weakref.ref(f)
+    del f
+    gc.collect()
+    assert ref() is None
