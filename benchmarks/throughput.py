@@ -155,8 +155,9 @@ def batch_sweep(
     """The scanned manual epoch against the peers at several batch sizes.
 
     Per batch size, the implementations' epochs are interleaved (after two untimed
-    epochs each, the first of which compiles); each row has the ms per epoch of each and the
-    pairwise speedups of ``scan_manual`` over each peer's faster thread setting.
+    epochs each, the first of which compiles); each row has the ms per epoch of
+    each and the pairwise speedups of ``scan_manual`` over each peer's faster
+    thread setting.
     A peer's cost per step is mostly Python's, the same at every batch size, while
     the scan's grows with the matmuls: the speedup falls as the batch grows.
     """
