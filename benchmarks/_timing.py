@@ -252,8 +252,8 @@ def compile_interleaved(
     Returns:
       ``(name -> CompileTimes, name -> (jitted, compiled))`` with the last jitted
       function built for each job and its ``jax.stages.Compiled`` program (calling
-      that jitted function reuses the program). Lowering (tracing to StableHLO) and XLA compilation
-      are timed separately; the order alternates between rounds.
+      that jitted function reuses the program). Lowering (tracing to StableHLO)
+      and XLA compilation are timed separately; the order alternates between rounds.
     """
     names = list(jobs)
     times = {name: CompileTimes([], []) for name in names}

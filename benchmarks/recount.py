@@ -10,9 +10,8 @@ device, so it can be made afterwards, on any machine, from the cell's shapes alo
 this rewrites their FLOPs, GFLOP/s and peak fractions (each fraction is linear in
 the two counts, so its round-by-round statistics are rescaled exactly; a peak
 reference that records ``matmuls_per_call`` was counted by ``count_flops`` already
-and is kept), recomputes
-the summary and rewrites ``results.json``, ``results.md`` and the plots. Timings are
-not touched.
+and is kept), recomputes the summary and rewrites ``results.json``, ``results.md``
+and the plots. Timings are not touched.
 """
 
 import argparse
