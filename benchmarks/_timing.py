@@ -166,17 +166,27 @@ def _positive(x) -> float | None:
     return float(x) if isinstance(x, int | float) and x > 0 else None
 
 
+def _bare(a) -> jax.ShapeDtypeStruct:
+    """Shape and dtype of ``a`` with no device or sharding attached."""
+    a = a if hasattr(a, "dtype") else np.asarray(a)
+    return jax.ShapeDtypeStruct(np.shape(a), a.dtype)
+
+
 def count_flops(fn, *args) -> float | None:
     """FLOPs of jitted ``fn`` at ``args`` (arrays or ``jax.ShapeDtypeStruct``).
 
     ``cost_analysis`` of the program as jax lowers it for the CPU, before XLA
     optimises it: the count of its dots and elementwise ops does not depend on the
     device that runs it, while XLA:GPU counts nothing inside cuBLAS calls (its
-    compiled analysis reports −1) and its ``Lowered.cost_analysis`` reports
-    nothing. ``None`` where no positive count comes back.
+    compiled analysis reports −1) and a plugin backend (CUDA, TPU) has no
+    ``Lowered.cost_analysis`` at all. So the arguments are lowered as bare shapes
+    with the CPU as the default device: the lowering's backend is the CPU's
+    whatever device the arrays live on. ``None`` where no positive count comes back.
     """
+    shapes = jax.tree.map(_bare, args)
     try:
-        lowered = fn.trace(*args).lower(lowering_platforms=("cpu",))
+        with jax.default_device(jax.devices("cpu")[0]):
+            lowered = fn.trace(*shapes).lower(lowering_platforms=("cpu",))
         return _positive(_cost(lowered).get("flops"))
     except (NotImplementedError, RuntimeError, TypeError, ValueError):
         return None
