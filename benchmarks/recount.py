@@ -77,11 +77,13 @@ def recount(results: dict) -> dict:
                 if key in peak and old[mode]:
                     factor = (new[mode] / old[mode]) * (old_peak / peak["flops"])
                     peak[key] = _rescale(peak[key], factor)
-    results["notes"].append(
+    note = (
         "FLOPs recounted after the run (python -m benchmarks.recount): count_flops "
         "of each program as jax lowers it for the CPU, before XLA; GFLOP/s and peak "
         "fractions rescaled from the measured times."
     )
+    if note not in results["notes"]:
+        results["notes"].append(note)
     results["summary"] = _report.summarize_run(results)
     return results
 

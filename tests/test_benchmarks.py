@@ -253,3 +253,22 @@ def test_rescaled_statistics_of_a_negative_factor_swap_the_quartiles():
         "iqr": 1.5,
         "n": 7,
     }
+
+
+def test_largest_cell_is_the_worst_of_those_tied_on_flops():
+    def cell(label, flops, fraction):
+        peak = {} if fraction is None else {"manual_fraction": {"median": fraction}}
+        return {
+            "label": label,
+            "variants": {"manual": {"analysis": {"flops": flops}}},
+            "peak": peak,
+        }
+
+    cells_ = [
+        cell("small", 1e9, 0.5),
+        cell("bf16", 8.0001e12, 1.03),
+        cell("f32", 8e12, 0.89),
+    ]
+    assert _report._largest(cells_)["label"] == "f32"
+    assert _report._largest([cell("a", 2e9, None), cell("b", 2e9, 0.7)])["label"] == "b"
+    assert _report._largest([cell("none", None, None)]) is None
