@@ -239,6 +239,13 @@ def test_flops_are_counted_before_xla_optimises():
     assert count_flops(mm, shape, shape) == 2 * 64**3
     analysis = analyse(mm.lower(a, a).compile(), count_flops(mm, a, a))
     assert analysis.flops == 2 * 64**3
+    # Arrays committed to a device and pytrees of them: counted from shapes alone
+    # (on a GPU the arrays' own backend has no Lowered.cost_analysis).
+    committed = jax.device_put(a, jax.devices()[0])
+    pair = jax.jit(lambda t: t["x"] @ t["y"])
+    assert count_flops(pair, {"x": committed, "y": np.ones((64, 64), np.float32)}) == (
+        2 * 64**3
+    )
     assert analysis.flops_optimized in (None, 2 * 64**3)
 
 
