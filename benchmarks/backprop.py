@@ -58,7 +58,7 @@ QUICK_GRID = (
     + _product([(3, 1024, 512)], ("relu",), CE, ["float32"])
 )
 
-# The CPU grid (about 15 minutes on 2 cores): every variant and loss where a call
+# The CPU grid (about 20 minutes on 2 cores): every variant and loss where a call
 # takes milliseconds, ReLU only where it takes a second, and float64 at 2×256×128.
 CPU_GRID = (
     _product([(2, 64, 32), (2, 256, 128)], ALL_VARIANTS, ALL_LOSSES, ["float32"])
