@@ -59,6 +59,14 @@ def _largest(cells: list[dict]) -> dict | None:
     return min(tied, key=lambda c: (fraction(c) is None, fraction(c) or 0.0))
 
 
+def _range_text(results: dict) -> str:
+    """`` (cells a–b of the grid)``, 1-based, when a run measured part of its grid."""
+    if "cells_range" not in results:
+        return ""
+    first, stop = results["cells_range"]
+    return f" (cells {first + 1}–{stop} of the grid)"
+
+
 def summarize_run(results: dict) -> dict:
     """The ``summary`` object: the contract's keys (None where not measured) + extras."""
     cells = results.get("cells", [])
@@ -184,7 +192,8 @@ def markdown(results: dict) -> str:
         f"- host: {results['host']['cpu']}, {results['host']['cores']} cores; load "
         f"average {results['host']['load_start']} at start, "
         f"{results['host']['load_end']} at end",
-        f"- grid `{results['grid']}`, dtypes {', '.join(results['dtypes'])}; "
+        f"- grid `{results['grid']}`{_range_text(results)}, dtypes "
+        f"{', '.join(results['dtypes'])}; "
         f"{results['settings']['repeats']} rounds per cell (or a "
         f"{results['settings']['budget_s']} s budget), medians, ± half the IQR; "
         f"wall time {results['wall_s']:.0f} s",

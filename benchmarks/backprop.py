@@ -197,6 +197,7 @@ def run(
     seed: int = 0,
     progress=None,
     grid_budget_s: float | None = None,
+    cells_range: tuple[int, int | None] | None = None,
 ) -> dict:
     """Run the benchmarks; write ``results.json``, ``results.md`` and PNGs to ``out``.
 
@@ -221,6 +222,9 @@ def run(
         cells are skipped and listed in ``skipped_cells`` (for a time-limited lease
         of an accelerator). With ``out``, ``results.json`` is rewritten after every
         cell (``"partial": true``), so an interrupted run keeps what it measured.
+      cells_range: ``(start, stop)``: measure only ``cells[start:stop]`` of the grid
+        (``stop`` ``None``: to the end), so that leases too short for a whole grid
+        can measure it in parts; recorded as ``cells_range``.
 
     Returns:
       The results dict (what ``results.json`` holds).
@@ -233,12 +237,24 @@ def run(
         grid_name, cell_list = grid_for(grid, backend)
     else:
         grid_name, cell_list = "custom", list(grid)
+    first, total = 0, len(cell_list)
+    if cells_range is not None:
+        first, stop = cells_range
+        if not 0 <= first < len(cell_list) or (stop is not None and stop <= first):
+            raise ValueError(
+                f"cells_range {cells_range} selects no cell of the {len(cell_list)} "
+                f"in grid {grid_name!r}; expected 0 ≤ start < {len(cell_list)} and "
+                "stop > start (or None)."
+            )
+        cell_list = cell_list[first:stop]
     dtypes = sorted({c.dtype for c in cell_list}) or ["float32"]
     if "float64" in dtypes or fd_sizes:
         jax.config.update("jax_enable_x64", True)
     results = {"schema_version": SCHEMA_VERSION, **environment()}
     results["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     results.update(grid=grid_name, dtypes=dtypes, settings=settings._asdict())
+    if cells_range is not None:
+        results["cells_range"] = [first, first + len(cell_list)]
     results["notes"] = []
     if _peers.torch_or_none() is None:
         results["notes"].append(_peers.TORCH_MISSING)
@@ -268,12 +284,12 @@ def run(
             say(results["notes"][-1])
             break
         rec = cells.run_cell(
-            cell, settings, backend=backend, key=jax.random.key(seed + i)
+            cell, settings, backend=backend, key=jax.random.key(seed + first + i)
         )
         results["cells"].append(rec)
         r = rec["ratios"]["manual_over_autodiff"]
         say(
-            f"[{i + 1}/{len(cell_list)}] {cell.label}: manual/autodiff "
+            f"[{first + i + 1}/{total}] {cell.label}: manual/autodiff "
             f"{r['median']:.3f} (IQR {r['iqr']:.3f}), {time.perf_counter() - t0:.1f} s"
         )
         if out is not None:
@@ -386,6 +402,12 @@ def main(argv=None) -> int:
         help="compilations timed per function (default 2)",
     )
     parser.add_argument(
+        "--cells",
+        default=None,
+        metavar="START:STOP",
+        help="measure only these cells of the grid (a Python slice, e.g. 17:60 or 60:)",
+    )
+    parser.add_argument(
         "--skip",
         default="",
         help="comma-separated parts to skip: dispatch,throughput,fd",
@@ -402,6 +424,14 @@ def main(argv=None) -> int:
     if args.compile_repeats is not None:
         settings = settings._replace(compile_repeats=args.compile_repeats)
     kwargs["grid_budget_s"] = args.grid_budget
+    if args.cells is not None:
+        start, sep, stop = args.cells.partition(":")
+        try:
+            kwargs["cells_range"] = (int(start or 0), int(stop) if stop else None)
+        except ValueError:
+            parser.error(f"--cells {args.cells!r}: expected START:STOP, e.g. 17:60")
+        if not sep:
+            parser.error(f"--cells {args.cells!r}: expected START:STOP, e.g. 17:60")
     skip = {s for s in args.skip.split(",") if s}
     unknown = skip - {"dispatch", "throughput", "fd"}
     if unknown:

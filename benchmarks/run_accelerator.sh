@@ -8,8 +8,10 @@
 # and matplotlib importable by $PYTHON (default python3); torch is optional. Runs
 # from the repository root without installing jaxnn. Each part writes its own files
 # under OUT, so a run stopped early keeps what it finished (results.json is rewritten
-# after every grid cell). GRID (default gpu), the per-cell BUDGET (default 1.5 s) and
-# CHECK_TIMEOUT (default 300 s) can be set in the environment.
+# after every grid cell). GRID (default gpu), the per-cell BUDGET (default 1.5 s),
+# CHECK_TIMEOUT (default 300 s), CELLS (a part of the grid, START:STOP: a lease too
+# short for the whole grid measures the next part, e.g. CELLS=15:60) and SKIP (parts
+# to skip: dispatch,throughput,fd) can be set in the environment.
 set -u
 out=${1:?usage: benchmarks/run_accelerator.sh OUT [GRID_BUDGET_S]}
 grid_budget=${2:-240}
@@ -27,5 +29,6 @@ export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 } >"$out/run.log" 2>&1
 
 $py -m benchmarks.backprop --grid "${GRID:-gpu}" --grid-budget "$grid_budget" \
-  --budget "${BUDGET:-1.5}" --compile-repeats 1 --out "$out/bench" >"$out/bench.log" 2>&1
+  --budget "${BUDGET:-1.5}" --compile-repeats 1 --out "$out/bench" \
+  ${CELLS:+--cells "$CELLS"} ${SKIP:+--skip "$SKIP"} >"$out/bench.log" 2>&1
 echo "benchmark exit code $?" >>"$out/bench.log"

@@ -279,3 +279,29 @@ def test_largest_cell_is_the_worst_of_those_tied_on_flops():
     assert _report._largest(cells_)["label"] == "f32"
     assert _report._largest([cell("a", 2e9, None), cell("b", 2e9, 0.7)])["label"] == "b"
     assert _report._largest([cell("none", None, None)]) is None
+
+
+def test_cells_range_selects_part_of_the_grid(tmp_path):
+    """``cells_range`` keeps ``grid[start:stop]`` (here skipped at once by a spent
+    grid budget, so nothing is compiled) and records the range; a range that selects
+    nothing, or a malformed ``--cells``, is refused."""
+    part = dict(
+        settings=TINY["settings"],
+        peak_sizes=(16,),
+        peak_repeats=2,
+        throughput_epochs=None,
+        fd_sizes=None,
+        dispatch_repeats=None,
+        grid_budget_s=0.0,
+    )
+    res = backprop.run(TINY_GRID, out=None, cells_range=(1, None), **part)
+    assert res["skipped_cells"] == [TINY_GRID[1].label]
+    assert res["cells_range"] == [1, 2]
+    assert "grid `custom` (cells 2–2 of the grid)" in _report.markdown(res)
+    for bad in ((2, None), (1, 1), (-1, None)):
+        with pytest.raises(ValueError, match="cells_range"):
+            backprop.run(TINY_GRID, out=None, cells_range=bad, **part)
+    for arg in ("17", "a:b"):
+        with pytest.raises(SystemExit) as exc:
+            backprop.main(["--cells", arg])
+        assert exc.value.code == 2
