@@ -294,10 +294,11 @@ def test_cells_range_selects_part_of_the_grid(tmp_path):
         dispatch_repeats=None,
         grid_budget_s=0.0,
     )
-    res = backprop.run(TINY_GRID, out=None, cells_range=(1, None), **part)
+    res = backprop.run(TINY_GRID, out=tmp_path, cells_range=(1, None), **part)
     assert res["skipped_cells"] == [TINY_GRID[1].label]
     assert res["cells_range"] == [1, 2]
-    assert "grid `custom` (cells 2–2 of the grid)" in _report.markdown(res)
+    md = (tmp_path / "results.md").read_text()
+    assert "grid `custom` (cells 2–2 of the grid)" in md
     for bad in ((2, None), (1, 1), (-1, None)):
         with pytest.raises(ValueError, match="cells_range"):
             backprop.run(TINY_GRID, out=None, cells_range=bad, **part)
