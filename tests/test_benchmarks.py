@@ -51,6 +51,16 @@ TINY = dict(
     dispatch_repeats=10,
     dispatch_configs=("sync",),  # the subprocess that sets the flag first
 )
+# The grid part only, with its budget spent before the first cell: nothing compiles.
+GRID_SPENT = dict(
+    settings=TINY["settings"],
+    peak_sizes=(16,),
+    peak_repeats=2,
+    throughput_epochs=None,
+    fd_sizes=None,
+    dispatch_repeats=None,
+    grid_budget_s=0.0,
+)
 
 
 def test_tiny_run_writes_valid_outputs(tmp_path):
@@ -82,17 +92,7 @@ def _check_recount_leaves_a_correct_count_alone(res):
 def test_grid_budget_skips_the_rest_and_partial_results_survive(tmp_path):
     """A spent grid budget skips the remaining cells, names them, and the partial
     ``results.json`` written after each cell is replaced by the final one."""
-    res = backprop.run(
-        TINY_GRID,
-        out=tmp_path,
-        settings=TINY["settings"],
-        peak_sizes=(16,),
-        peak_repeats=2,
-        throughput_epochs=None,
-        fd_sizes=None,
-        dispatch_repeats=None,
-        grid_budget_s=0.0,
-    )
+    res = backprop.run(TINY_GRID, out=tmp_path, **GRID_SPENT)
     assert res["cells"] == []
     assert res["skipped_cells"] == [c.label for c in TINY_GRID]
     assert any("grid budget" in n for n in res["notes"])
@@ -285,23 +285,14 @@ def test_cells_range_selects_part_of_the_grid(tmp_path):
     """``cells_range`` keeps ``grid[start:stop]`` (here skipped at once by a spent
     grid budget, so nothing is compiled) and records the range; a range that selects
     nothing, or a malformed ``--cells``, is refused."""
-    part = dict(
-        settings=TINY["settings"],
-        peak_sizes=(16,),
-        peak_repeats=2,
-        throughput_epochs=None,
-        fd_sizes=None,
-        dispatch_repeats=None,
-        grid_budget_s=0.0,
-    )
-    res = backprop.run(TINY_GRID, out=tmp_path, cells_range=(1, None), **part)
+    res = backprop.run(TINY_GRID, out=tmp_path, cells_range=(1, None), **GRID_SPENT)
     assert res["skipped_cells"] == [TINY_GRID[1].label]
     assert res["cells_range"] == [1, 2]
     md = (tmp_path / "results.md").read_text()
     assert "grid `custom` (cells 2–2 of the grid)" in md
     for bad in ((2, None), (1, 1), (-1, None)):
         with pytest.raises(ValueError, match="cells_range"):
-            backprop.run(TINY_GRID, out=None, cells_range=bad, **part)
+            backprop.run(TINY_GRID, out=None, cells_range=bad, **GRID_SPENT)
     for arg in ("17", "a:b"):
         with pytest.raises(SystemExit) as exc:
             backprop.main(["--cells", arg])
