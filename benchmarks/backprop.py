@@ -240,11 +240,11 @@ def run(
     first, total = 0, len(cell_list)
     if cells_range is not None:
         first, stop = cells_range
-        if not 0 <= first < len(cell_list) or (stop is not None and stop <= first):
+        if not 0 <= first < total or (stop is not None and stop <= first):
             raise ValueError(
-                f"cells_range {cells_range} selects no cell of the {len(cell_list)} "
-                f"in grid {grid_name!r}; expected 0 ≤ start < {len(cell_list)} and "
-                "stop > start (or None)."
+                f"cells_range {cells_range} selects no cell of the {total} in grid "
+                f"{grid_name!r}; expected 0 ≤ start < {total} and stop > start (or "
+                "None)."
             )
         cell_list = cell_list[first:stop]
     dtypes = sorted({c.dtype for c in cell_list}) or ["float32"]
@@ -427,10 +427,10 @@ def main(argv=None) -> int:
     if args.cells is not None:
         start, sep, stop = args.cells.partition(":")
         try:
+            if not sep:
+                raise ValueError(args.cells)
             kwargs["cells_range"] = (int(start or 0), int(stop) if stop else None)
         except ValueError:
-            parser.error(f"--cells {args.cells!r}: expected START:STOP, e.g. 17:60")
-        if not sep:
             parser.error(f"--cells {args.cells!r}: expected START:STOP, e.g. 17:60")
     skip = {s for s in args.skip.split(",") if s}
     unknown = skip - {"dispatch", "throughput", "fd"}

@@ -17,7 +17,7 @@ import pytest
 # has only tests/, and benchmarks/ is not an installed package.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks import _peers, _report, backprop, fd_scaling  # noqa: E402
+from benchmarks import _peers, _report, _timing, backprop, fd_scaling  # noqa: E402
 from benchmarks._timing import fit_exponent, ratio_stats, summarize  # noqa: E402
 from benchmarks.cells import JAX_VARIANTS, Cell, Settings  # noqa: E402
 
@@ -239,9 +239,12 @@ def test_flops_are_counted_before_xla_optimises():
     assert count_flops(mm, shape, shape) == 2 * 64**3
     analysis = analyse(mm.lower(a, a).compile(), count_flops(mm, a, a))
     assert analysis.flops == 2 * 64**3
-    # Arrays committed to a device and pytrees of them: counted from shapes alone
-    # (on a GPU the arrays' own backend has no Lowered.cost_analysis).
+    # Arrays committed to a device and pytrees of them: counted from shapes alone,
+    # detached from the device (on a GPU the arrays' own backend, a PJRT plugin, has
+    # no Lowered.cost_analysis; that case itself needs a GPU to run).
     committed = jax.device_put(a, jax.devices()[0])
+    bare = _timing._bare(committed)
+    assert (bare.shape, bare.dtype, bare.sharding) == (a.shape, a.dtype, None)
     pair = jax.jit(lambda t: t["x"] @ t["y"])
     assert count_flops(pair, {"x": committed, "y": np.ones((64, 64), np.float32)}) == (
         2 * 64**3
