@@ -27,6 +27,7 @@ key; training randomness (shuffling, dropout, init) uses explicit jax keys, e.g.
 """
 
 import functools
+import math
 import types
 from typing import NamedTuple
 
@@ -274,13 +275,80 @@ def load(
 ### Batching
 
 
+def permutation(key: PRNGKey, n: int) -> Array:
+    """A uniformly random permutation of ``range(n)`` (int32), by sorting packed words.
+
+    Each of ``R`` rounds sorts ``n`` uint32 words whose high ``32 − b`` bits are
+    random and whose low ``b = ⌈log₂ n⌉`` bits hold the element's current position,
+    so a single-operand sort both orders the elements and says where each came from.
+    A tie in a round's random bits keeps the previous order, so after ``R`` rounds
+    the elements are ordered by ``R·(32 − b)`` independent random bits each. Those
+    keys are exchangeable, so the permutation is exactly uniform unless two elements
+    tie in every round, which has probability at most ``C(n, 2)·2^(−R·(32 − b))``.
+    ``R = ⌈3·log₂ n / (32 − b)⌉`` makes that at most ``1/(2n)``, the bound that
+    ``jax.random.permutation`` keeps with its 32-bit keys; for ``n = 1438`` it gives
+    two rounds and a bound of 2.4e-7.
+
+    Why not ``jax.random.permutation``: it sorts (key, value) pairs, and XLA's CPU
+    sort of two operands is about eight times slower than of one. On this project's
+    2-core CPU (2026-11-27) this took 0.33 ms against 0.60 ms for ``n = 1438``, 9 ms
+    against 43 ms for ``n = 6·10⁴`` and 0.27 s against 0.83 s for ``n = 10⁶``.
+
+    Args:
+      key: a PRNG key.
+      n: the number of elements, in [1, 2³¹ − 1].
+
+    Raises:
+      ValueError: ``n`` outside that range.
+    """
+    if not isinstance(n, int | np.integer) or not 1 <= n < 2**31:
+        raise ValueError(f"n must be an int in [1, 2**31 - 1]; got n={n!r}.")
+    n = int(n)
+    bits = max(1, (n - 1).bit_length())
+    rounds = math.ceil(3 * math.log2(max(n, 2)) / (32 - bits))
+    low = jnp.uint32((1 << bits) - 1)
+    position = jnp.arange(n, dtype=jnp.uint32)
+    perm = position
+    for words in jax.random.bits(key, (rounds, n), jnp.uint32):
+        order = jax.lax.sort((words & ~low) | position) & low
+        perm = take_batch(perm, order)
+    return perm.astype(jnp.int32)
+
+
+def epoch_indices(key: PRNGKey, n: int, batch_size: int) -> Array:
+    """One epoch's shuffled mini-batches as example indices, ``(n // batch_size,
+    batch_size)`` int32: :func:`permutation` orders the ``n`` examples and the last
+    ``n % batch_size`` are dropped. ``take_batch(x, idx[i])`` is batch ``i``.
+
+    Raises:
+        ValueError: ``batch_size`` outside [1, n].
+    """
+    if not 1 <= batch_size <= n:
+        raise ValueError(
+            f"batch_size must be in [1, N] with N={n} examples; got "
+            f"batch_size={batch_size}."
+        )
+    num_batches = n // batch_size
+    perm = permutation(key, n)[: num_batches * batch_size]
+    return perm.reshape(num_batches, batch_size)
+
+
+def take_batch(x: Array, idx: Array) -> Array:
+    """``x[idx]`` along axis 0, for indices known to be in ``[0, len(x))``.
+
+    ``mode="clip"`` then changes nothing, and on CPU it is about twice as fast as
+    indexing's default gather, which masks out-of-bounds rows.
+    """
+    return jnp.take(x, idx, axis=0, mode="clip")
+
+
 def epoch_batches(
     key: PRNGKey, x: Array, y: Array, batch_size: int
 ) -> tuple[Array, Array]:
     """One epoch of shuffled mini-batches, stacked for a ``lax.scan`` over axis 0.
 
-    ``jax.random.permutation(key, N)`` orders the examples; the last ``N % batch_size``
-    are dropped. Jit-able with ``batch_size`` static.
+    The batches of :func:`epoch_indices`, gathered: ``(x[idx], y[idx])``. Jit-able
+    with ``batch_size`` static.
 
     Args:
         key: the epoch's PRNG key.
@@ -300,18 +368,11 @@ def epoch_batches(
             f"x and y must have the same number of examples; got x.shape={x.shape} "
             f"and y.shape={y.shape}."
         )
-    if not 1 <= batch_size <= n:
-        raise ValueError(
-            f"batch_size must be in [1, N] with N={n} examples; got "
-            f"batch_size={batch_size}."
-        )
     return _shuffled_batches(key, x, y, batch_size)
 
 
 # One compiled program per shape, also for eager calls (a no-op inside a user's jit).
 @functools.partial(jax.jit, static_argnames="batch_size")
 def _shuffled_batches(key, x, y, batch_size):
-    num_batches = x.shape[0] // batch_size
-    perm = jax.random.permutation(key, x.shape[0])[: num_batches * batch_size]
-    idx = perm.reshape(num_batches, batch_size)  # (num_batches, batch_size)
-    return x[idx], y[idx]
+    idx = epoch_indices(key, x.shape[0], batch_size)
+    return take_batch(x, idx), take_batch(y, idx)

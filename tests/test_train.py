@@ -175,6 +175,76 @@ def test_epoch_run_equals_its_steps_and_stops_before_a_bad_one(bad):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("nan_row", [None, 50])
+def test_epoch_equals_run_of_shuffle(nan_row):
+    """float64 with dropout: the fused epoch (each step gathers its batch) gives,
+    bit for bit, the state, metrics and ``first_bad`` of ``run(*shuffle(...))``,
+    also when a NaN example stops the epoch."""
+    ds = data.load("xor", n_samples=200, dtype=jnp.float64)
+    x = ds.x_train if nan_row is None else ds.x_train.at[nan_row, 1].set(jnp.nan)
+    run = train.model_for(ds, hidden=(8,), dropout=0.2)
+    optimizer = optim.adam(1e-2)
+    epoch = train.make_epoch(run.model, run.loss, optimizer, batch_size=16)
+    state0 = train.init_state(
+        run.model, optimizer, jax.random.key(0), (2,), jnp.float64
+    )
+    fused = epoch(state0, x, ds.y_train)
+    parts = epoch.run(*epoch.shuffle(state0, x, ds.y_train))
+    assert (int(fused[2]) >= 0) == (nan_row is not None)
+    for a, b in zip(jax.tree.leaves(fused), jax.tree.leaves(parts), strict=True):
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(a, b)
+
+
+def _blows_up_at(step: int, inner):
+    """``inner``, but its updates at optimizer step ``step`` are multiplied by inf."""
+
+    def init(params):
+        return inner.init(params), jnp.zeros([], jnp.int32)
+
+    def update(grads, state, params=None):
+        inner_state, count = state
+        updates, inner_state = inner.update(grads, inner_state, params)
+        scale = jnp.where(count == step, jnp.inf, 1.0)
+        updates = jax.tree.map(lambda u: u * scale, updates)
+        return updates, (inner_state, count + 1)
+
+    return optim.GradientTransformation(init, update)
+
+
+@pytest.mark.parametrize("bad", [3, "last"])
+def test_epoch_run_finds_a_step_whose_parameters_alone_went_non_finite(bad):
+    """The bad step's loss and gradient are finite but its update is inf. At step 3
+    the scan's own checks flag only step 4 (its loss is NaN); at the last step they
+    flag nothing, and only the parameter check after the scan sees it. Either way
+    the replay puts ``first_bad`` at the bad step and returns the state before it."""
+    ds = data.load("xor", n_samples=200, dtype=jnp.float64)
+    num_steps = ds.x_train.shape[0] // 16
+    bad = num_steps - 1 if bad == "last" else bad
+    run = train.model_for(ds, hidden=(8,))
+    optimizer = _blows_up_at(bad, optim.sgd(1e-2))
+    epoch = train.make_epoch(run.model, run.loss, optimizer, batch_size=16)
+    state0 = train.init_state(
+        run.model, optimizer, jax.random.key(0), (2,), jnp.float64
+    )
+    before, xb, yb = epoch.shuffle(state0, ds.x_train, ds.y_train)
+    state, metrics, first_bad = epoch.run(before, xb, yb)
+    assert int(first_bad) == bad
+    assert np.isfinite(np.asarray(metrics.loss)[bad])  # the step itself looked fine
+    finite = np.asarray(metrics.finite)
+    assert finite[:bad].all() and not finite[bad]
+    _, keys = epoch.step_keys(before.key, num_steps)
+    expected = before
+    for i in range(bad):
+        expected, _ = epoch.step(expected, xb[i], yb[i], keys[i])
+    assert int(state.step) == bad
+    for a, b in zip(
+        jax.tree.leaves(state.params), jax.tree.leaves(expected.params), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_fit_rejects_bad_arguments():
     ds = data.load("xor", n_samples=100)
     run = train.model_for(ds, hidden=(4,))
