@@ -236,7 +236,9 @@ def test_permutation_is_uniform():
 
 @pytest.mark.parametrize("n", [0, -1, 2**31, 2.0])
 def test_permutation_rejects_bad_n(n):
-    with pytest.raises(ValueError, match=rf"n must be an int in \[1, 2\*\*31 - 1\]; got n={n!r}"):
+    with pytest.raises(
+        ValueError, match=rf"n must be an int in \[1, 2\*\*31 - 1\]; got n={n!r}"
+    ):
         data.permutation(jax.random.key(0), n)
 
 
