@@ -180,21 +180,24 @@ def make_epoch(
 ):
     """Build ``epoch(state, x, y) -> (state, StepMetrics per step, first_bad)``.
 
-    The epoch is one jitted call: a shuffle into ``(num_batches, batch_size, ...)``
-    batches with a key split from ``state.key``, then a ``lax.scan`` of the train step
-    over them, each step with its own dropout key from ``step_keys``. ``first_bad``
+    The epoch is one jitted call: a shuffle of the examples into ``num_batches``
+    batches of ``batch_size`` (``data.epoch_indices``, with a key split from
+    ``state.key``), then a ``lax.scan`` of the train step over them, each step
+    gathering its batch and with its own dropout key from ``step_keys``. ``first_bad``
     is the index of the first step whose loss, gradient norm or new parameters were
     non-finite (−1 if none). The scan itself has no guard, so a good epoch pays
     nothing for it, and its steps check only their loss and gradient norm; the
     parameters are checked once, after the scan. That is as strong as checking them
     after every step: they change only by ``p ← p + u``, and a non-finite ``p``
     gives a non-finite ``p + u`` (IEEE arithmetic). When a check failed, the steps
-    are replayed (``lax.cond``), each fully checked, up to the first bad one, and
-    the state just before it is returned. The metrics of the steps after
-    ``first_bad`` describe a diverged run.
+    are replayed (a ``while_loop`` that a good epoch enters zero times), each fully
+    checked, up to the first bad one, and the state just before it is returned; that
+    step's ``finite`` is then False even if only its parameters were bad. The
+    metrics of the steps after ``first_bad`` describe a diverged run.
 
     The returned function has ``.shuffle`` and ``.run`` (the two halves, jitted
-    apart, for callers that place the batches themselves: ``jaxnn.parallel``),
+    apart, for callers that place the batches themselves: ``jaxnn.parallel``;
+    ``run(*shuffle(state, x, y))`` equals ``epoch(state, x, y)`` bit for bit),
     ``.step`` (jitted ``step(state, x, y, key)``) and ``.step_keys``, to diagnose a
     bad step.
     """
