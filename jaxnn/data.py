@@ -323,10 +323,10 @@ def epoch_indices(key: PRNGKey, n: int, batch_size: int) -> Array:
     Raises:
         ValueError: ``batch_size`` outside [1, n].
     """
-    if not 1 <= batch_size <= n:
+    if not isinstance(batch_size, int | np.integer) or not 1 <= batch_size <= n:
         raise ValueError(
             f"batch_size must be in [1, N] with N={n} examples; got "
-            f"batch_size={batch_size}."
+            f"batch_size={batch_size!r}."
         )
     num_batches = n // batch_size
     perm = permutation(key, n)[: num_batches * batch_size]

@@ -286,7 +286,7 @@ def test_epoch_batches_shuffles_by_key(getkey):
     assert sorted(np.asarray(a).ravel()) == list(range(64))
 
 
-@pytest.mark.parametrize("batch_size", [0, -3, 11])
+@pytest.mark.parametrize("batch_size", [0, -3, 11, 2.5])
 def test_epoch_batches_rejects_bad_batch_size(getkey, batch_size):
     x, y = _indexed(10)
     pattern = rf"batch_size must be in \[1, N\] with N=10.*batch_size={batch_size}\."
