@@ -207,9 +207,10 @@ def test_head_for_table():
 ### permutation
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 1438, 2048, 2049])
+@pytest.mark.parametrize("n", [1, 2, 7, 1438, 2048, 2049, 70_000])
 def test_permutation_is_a_permutation(n):
-    """Word widths at the edges: b = 1 (n ≤ 2), 11 bits at 2048 and 12 at 2049."""
+    """Word widths at the edges: b = 1 (n ≤ 2), 11 bits at 2048 and 12 at 2049;
+    rounds: 1 up to n = 7, 2 at 1438–2049, 4 at 70 000 (b = 17)."""
     perm = np.asarray(data.permutation(jax.random.key(n), n))
     assert perm.dtype == np.int32
     np.testing.assert_array_equal(np.sort(perm), np.arange(n))
