@@ -401,3 +401,38 @@ def test_mse_forward_and_backward_take_the_same_difference():
     p, t = jaxpr.jaxpr.invars
     subs = [tuple(e.invars) for e in jaxpr.jaxpr.eqns if e.primitive.name == "sub"]
     assert subs and set(subs) == {(p, t)}, subs
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "form", [losses._softmax_ce_grad_cpu, losses._softmax_ce_grad_cuda]
+)
+def test_both_softmax_cross_entropy_backward_forms_match_grad(form, dtype):
+    # Each backend's form of the backward, run here on CPU, against jax.grad, with
+    # label rows summing to 0.5–1.5 (where Σy matters) and to 1.
+    z, targets = inputs(seed=7)
+    y = targets["softmax_cross_entropy"]
+    for labels in (y, y * np.linspace(0.5, 1.5, SHAPE[0])[:, None]):
+        zz, yy = jnp.asarray(z, dtype), jnp.asarray(labels, dtype)
+        auto = jax.grad(losses.softmax_cross_entropy)(zz, yy)
+        manual = form(zz, yy)
+        assert manual.dtype == dtype
+        assert rel_err(manual, auto) <= RTOL_GRAD[dtype]
+
+
+def test_softmax_cross_entropy_backward_lowers_each_backends_form():
+    # jax.export lowers for a platform without its device: CUDA gets the lse form,
+    # every other backend the softmax form (the ops of the lowered modules, without
+    # the constant-index `case` that platform_dependent leaves).
+    z, y = jnp.ones((4, 3)), jnp.eye(4, 3)
+
+    def ops(fn, platform):
+        module = jax.export.export(jax.jit(fn), platforms=[platform])(z, y)
+        found = re.findall(r"stablehlo\.\w+", module.mlir_module())
+        skip = {"stablehlo.case", "stablehlo.return", "stablehlo.constant"}
+        return sorted(op for op in found if op not in skip)
+
+    cpu, cuda = losses._softmax_ce_grad_cpu, losses._softmax_ce_grad_cuda
+    assert ops(cpu, "cpu") != ops(cuda, "cpu")
+    for platform, form in [("cpu", cpu), ("cuda", cuda), ("rocm", cpu), ("tpu", cpu)]:
+        assert ops(losses._softmax_cross_entropy_bwd, platform) == ops(form, platform)
