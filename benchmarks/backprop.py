@@ -180,6 +180,23 @@ def environment() -> dict:
     }
 
 
+def select_cells(
+    cell_list: list[Cell], cells_range: tuple[int, int | None] | None, grid_name: str
+) -> tuple[int, list[Cell]]:
+    """``(start, cell_list[start:stop])`` for ``cells_range = (start, stop)`` (all
+    cells for ``None``); a range that selects no cell raises ``ValueError``."""
+    if cells_range is None:
+        return 0, cell_list
+    total = len(cell_list)
+    first, stop = cells_range
+    if not 0 <= first < total or (stop is not None and stop <= first):
+        raise ValueError(
+            f"cells_range {cells_range} selects no cell of the {total} in grid "
+            f"{grid_name!r}; expected 0 ≤ start < {total} and stop > start (or None)."
+        )
+    return first, cell_list[first:stop]
+
+
 def run(
     grid: str | Sequence[Cell] = "auto",
     *,
@@ -237,16 +254,8 @@ def run(
         grid_name, cell_list = grid_for(grid, backend)
     else:
         grid_name, cell_list = "custom", list(grid)
-    first, total = 0, len(cell_list)
-    if cells_range is not None:
-        first, stop = cells_range
-        if not 0 <= first < total or (stop is not None and stop <= first):
-            raise ValueError(
-                f"cells_range {cells_range} selects no cell of the {total} in grid "
-                f"{grid_name!r}; expected 0 ≤ start < {total} and stop > start (or "
-                "None)."
-            )
-        cell_list = cell_list[first:stop]
+    total = len(cell_list)
+    first, cell_list = select_cells(cell_list, cells_range, grid_name)
     dtypes = sorted({c.dtype for c in cell_list}) or ["float32"]
     if "float64" in dtypes or fd_sizes:
         jax.config.update("jax_enable_x64", True)
@@ -356,6 +365,19 @@ QUICK = dict(
 )
 
 
+def cells_arg(text: str) -> tuple[int, int | None]:
+    """``--cells START:STOP`` as ``(start, stop)`` (``stop`` ``None`` when empty)."""
+    start, sep, stop = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError(text)
+        return int(start or 0), int(stop) if stop else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected START:STOP, e.g. 17:60"
+        ) from None
+
+
 def main(argv=None) -> int:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(
@@ -404,6 +426,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--cells",
         default=None,
+        type=cells_arg,
         metavar="START:STOP",
         help="measure only these cells of the grid (a Python slice, e.g. 17:60 or 60:)",
     )
@@ -425,13 +448,7 @@ def main(argv=None) -> int:
         settings = settings._replace(compile_repeats=args.compile_repeats)
     kwargs["grid_budget_s"] = args.grid_budget
     if args.cells is not None:
-        start, sep, stop = args.cells.partition(":")
-        try:
-            if not sep:
-                raise ValueError(args.cells)
-            kwargs["cells_range"] = (int(start or 0), int(stop) if stop else None)
-        except ValueError:
-            parser.error(f"--cells {args.cells!r}: expected START:STOP, e.g. 17:60")
+        kwargs["cells_range"] = args.cells
     skip = {s for s in args.skip.split(",") if s}
     unknown = skip - {"dispatch", "throughput", "fd"}
     if unknown:

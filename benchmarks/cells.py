@@ -242,6 +242,29 @@ def cell_jobs(model, loss: str, params, state, x, y, *, init_opt=None) -> dict:
     return jobs
 
 
+def abstract_jobs(cell: Cell) -> dict:
+    """``cell_jobs`` of ``cell`` from its shapes alone (``jax.ShapeDtypeStruct``
+    arguments, through ``jax.eval_shape``): enough to lower and compile every
+    program, with nothing allocated or run."""
+    net, model = cell_network(cell)
+    keys = jax.random.split(jax.random.key(0))
+    shapes = jax.eval_shape(lambda k: cell_arrays(cell, net, k[0], k[1]), keys)
+    return cell_jobs(model, cell.loss, *shapes, init_opt=jax.eval_shape)
+
+
+def temp_comparison(temp_bytes: dict) -> dict:
+    """The memory target's fields from temp bytes by variant: for the value-and-grad
+    and the Adam step, ``temp_<manual>_le_<autodiff>`` and the difference in bytes
+    (omitted where the backend reports no size)."""
+    memory = {}
+    for num, den in (("manual", "autodiff"), ("step_manual", "step_autodiff")):
+        t_num, t_den = temp_bytes.get(num), temp_bytes.get(den)
+        if t_num is not None and t_den is not None:
+            memory[f"temp_{num}_le_{den}"] = bool(t_num <= t_den)
+            memory[f"temp_{num}_minus_{den}_bytes"] = int(t_num - t_den)
+    return memory
+
+
 def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
     """Measure one cell; returns its JSON record (see ``_record``)."""
     net, model = cell_network(cell)
@@ -346,13 +369,9 @@ def _record(cell: Cell, params, samples, compile_times, compiled) -> dict:
             c_num.compile, c_den.compile
         )._asdict()
         ratios[f"lower_{key}"] = ratio_stats(c_num.lower, c_den.lower)._asdict()
-    memory = {}
-    for num, den in (("manual", "autodiff"), ("step_manual", "step_autodiff")):
-        t_num = variants[num]["analysis"]["temp_bytes"]
-        t_den = variants[den]["analysis"]["temp_bytes"]
-        if t_num is not None and t_den is not None:
-            memory[f"temp_{num}_le_{den}"] = bool(t_num <= t_den)
-            memory[f"temp_{num}_minus_{den}_bytes"] = int(t_num - t_den)
+    memory = temp_comparison(
+        {name: v["analysis"]["temp_bytes"] for name, v in variants.items()}
+    )
     return {
         "cell": cell._asdict(),
         "label": cell.label,

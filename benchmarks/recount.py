@@ -27,15 +27,9 @@ from benchmarks._timing import count_flops
 
 
 def cell_flops(cell: cells.Cell) -> dict[str, float | None]:
-    """``count_flops`` of every jax variant of ``cell``, from its shapes alone.
-
-    The same networks and jobs as ``cells.run_cell`` (``cell_network``,
-    ``cell_arrays``, ``cell_jobs``), through ``jax.eval_shape``: nothing is allocated.
-    """
-    net, model = cells.cell_network(cell)
-    keys = jax.random.split(jax.random.key(0))
-    shapes = jax.eval_shape(lambda k: cells.cell_arrays(cell, net, k[0], k[1]), keys)
-    jobs = cells.cell_jobs(model, cell.loss, *shapes, init_opt=jax.eval_shape)
+    """``count_flops`` of every jax variant of ``cell``, from its shapes alone
+    (``cells.abstract_jobs``: the same networks and jobs as ``cells.run_cell``)."""
+    jobs = cells.abstract_jobs(cell)
     return {name: count_flops(make(), *args) for name, (make, args) in jobs.items()}
 
 

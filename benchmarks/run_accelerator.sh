@@ -10,8 +10,11 @@
 # under OUT, so a run stopped early keeps what it finished (results.json is rewritten
 # after every grid cell). GRID (default gpu), the per-cell BUDGET (default 1.5 s),
 # CHECK_TIMEOUT (default 300 s), CELLS (a part of the grid, START:STOP: a lease too
-# short for the whole grid measures the next part, e.g. CELLS=15:60) and SKIP (parts
-# to skip: dispatch,throughput,fd) can be set in the environment.
+# short for the whole grid measures the next part, e.g. CELLS=15:60), SKIP (parts
+# to skip: memory,dispatch,throughput,fd), MEMORY_TIMEOUT (default 240 s) and
+# MEMORY_CELLS (default: the whole grid) can be set in the environment. The memory
+# part compiles grid cells without running them, for the temp-memory target
+# (benchmarks/memory.py; its JSON is rewritten after every cell).
 set -u
 out=${1:?usage: benchmarks/run_accelerator.sh OUT [GRID_BUDGET_S]}
 grid_budget=${2:-240}
@@ -28,7 +31,18 @@ export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
   echo "check exit code $?"
 } >"$out/run.log" 2>&1
 
+skip=",${SKIP:-},"
+if [[ $skip != *,memory,* ]]; then
+  timeout "${MEMORY_TIMEOUT:-240}" $py -m benchmarks.memory --grid "${GRID:-gpu}" \
+    ${MEMORY_CELLS:+--cells "$MEMORY_CELLS"} --out "$out/memory.json" \
+    >"$out/memory.log" 2>&1
+  echo "memory exit code $?" >>"$out/memory.log"
+fi
+skip=${skip//,memory,/,}
+skip=${skip#,}
+skip=${skip%,}
+
 $py -m benchmarks.backprop --grid "${GRID:-gpu}" --grid-budget "$grid_budget" \
   --budget "${BUDGET:-1.5}" --compile-repeats 1 --out "$out/bench" \
-  ${CELLS:+--cells "$CELLS"} ${SKIP:+--skip "$SKIP"} >"$out/bench.log" 2>&1
+  ${CELLS:+--cells "$CELLS"} ${skip:+--skip "$skip"} >"$out/bench.log" 2>&1
 echo "benchmark exit code $?" >>"$out/bench.log"

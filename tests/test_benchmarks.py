@@ -17,7 +17,7 @@ import pytest
 # has only tests/, and benchmarks/ is not an installed package.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks import _peers, _report, _timing, backprop, fd_scaling  # noqa: E402
+from benchmarks import _peers, _report, _timing, backprop, fd_scaling, memory  # noqa: E402
 from benchmarks._timing import fit_exponent, ratio_stats, summarize  # noqa: E402
 from benchmarks.cells import JAX_VARIANTS, Cell, Settings  # noqa: E402
 
@@ -71,6 +71,7 @@ def test_tiny_run_writes_valid_outputs(tmp_path):
     _check_peers_present_or_noted(res)
     _check_markdown_and_plots(res, tmp_path)
     _check_recount_leaves_a_correct_count_alone(res)
+    _check_memory_from_shapes_equals_the_timed_runs(res, tmp_path)
 
 
 def _check_recount_leaves_a_correct_count_alone(res):
@@ -87,6 +88,27 @@ def _check_recount_leaves_a_correct_count_alone(res):
         for key, frac in old.get("peak", {}).items():
             if key.endswith("_fraction"):
                 assert new["peak"][key]["median"] == pytest.approx(frac["median"])
+
+
+def _check_memory_from_shapes_equals_the_timed_runs(res, tmp_path):
+    """``benchmarks.memory`` (compiled from shapes, nothing run) finds the same
+    temp, argument, output and alias bytes and the same comparison as the timed run,
+    writes them as JSON, and sums them up."""
+    out = tmp_path / "memory" / "memory.json"
+    mem = memory.run(TINY_GRID, out=out)
+    assert json.loads(out.read_text()) == mem
+    assert mem["cells_range"] == [0, len(TINY_GRID)] and mem["device"] == res["device"]
+    for timed, compiled in zip(res["cells"], mem["cells"], strict=True):
+        assert compiled["label"] == timed["label"]
+        assert compiled["memory"] == timed["memory"] and compiled["memory"]
+        for name, v in timed["variants"].items():
+            for field in memory.FIELDS:
+                assert compiled["variants"][name][field] == v["analysis"][field]
+    over = [
+        c["label"] for c in mem["cells"] if not c["memory"]["temp_manual_le_autodiff"]
+    ]
+    assert mem["summary"]["value_and_grad_over"] == over
+    assert mem["summary"]["cells"] == len(TINY_GRID)
 
 
 def test_grid_budget_skips_the_rest_and_partial_results_survive(tmp_path):
@@ -297,6 +319,9 @@ def test_cells_range_selects_part_of_the_grid(tmp_path):
         with pytest.raises(ValueError, match="cells_range"):
             backprop.run(TINY_GRID, out=None, cells_range=bad, **GRID_SPENT)
     for arg in ("17", "a:b"):
-        with pytest.raises(SystemExit) as exc:
-            backprop.main(["--cells", arg])
-        assert exc.value.code == 2
+        for main in (backprop.main, memory.main):
+            with pytest.raises(SystemExit) as exc:
+                main(["--cells", arg])
+            assert exc.value.code == 2
+    with pytest.raises(ValueError, match="cells_range"):
+        memory.run(TINY_GRID, cells_range=(2, None))
