@@ -2,9 +2,9 @@
 
     python -m benchmarks.memory [--grid NAME] [--cells START:STOP] [--out FILE]
 
-The memory target (manual temp bytes ≤ autodiff's, for the value-and-grad and the
-Adam step, in every cell) is a property of the compiled programs, not of their
-timing. This compiles each cell's six programs (``cells.abstract_jobs``: the same
+The memory target (manual temp bytes ≤ autodiff's in every cell: the summary of the
+timed grid counts the value-and-grad, and records the Adam step beside it) is a
+property of the compiled programs, not of their timing. This compiles each cell's six programs (``cells.abstract_jobs``: the same
 jobs as ``cells.run_cell``, from ``jax.ShapeDtypeStruct`` arguments, so nothing is
 allocated or run) and records XLA's ``memory_analysis`` of each: the temp, argument,
 output and alias bytes that the timed benchmark records, in a small fraction of its
