@@ -27,6 +27,7 @@ import jax.numpy as jnp
 
 from jaxnn import activations as _activations
 from jaxnn import initializers as _initializers
+from jaxnn._reduce import sum_in_dtype
 from jaxnn._typing import Array, PRNGKey, Shape
 
 
@@ -128,7 +129,7 @@ def dense(features: int, initializer=None, use_bias: bool = True) -> Layer:
         x2 = cache.x.reshape(-1, cache.x.shape[-1])  # (N, in), N = all batch axes
         dy2 = dy.reshape(-1, dy.shape[-1])  # (N, out)
         dw = x2.T @ dy2
-        db = jnp.sum(dy2, axis=0) if use_bias else None
+        db = sum_in_dtype(dy2, (0,)) if use_bias else None
         dx = dy @ cache.w.T
         return DenseParams(dw, db), dx
 
@@ -308,8 +309,8 @@ def batch_norm(
 
     def backward(cache, dy):
         axes = _batch_axes(dy)
-        dgamma = jnp.sum(dy * cache.xhat, axis=axes)
-        dbeta = jnp.sum(dy, axis=axes)
+        dgamma = sum_in_dtype(dy * cache.xhat, axes)
+        dbeta = sum_in_dtype(dy, axes)
         scale = cache.gamma * cache.inv_std
         if isinstance(cache, BatchNormEvalCache):
             return BatchNormParams(dgamma, dbeta), dy * scale

@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxnn._reduce import sum_in_dtype
 from jaxnn._typing import Array
 from jaxnn.activations import sigmoid, softmax, softplus
 
@@ -350,18 +351,20 @@ def _binary_cross_entropy_bwd(logits, labels):
     return (sigmoid(logits) - labels) / logits.shape[0]
 
 
+def _label_mass(y: Array) -> Array:
+    """``Σy`` of each row, ``(N, 1)``, in ``y``'s dtype (as ``jax.grad`` sums it)."""
+    return sum_in_dtype(y, (y.ndim - 1,), keepdims=True)
+
+
 def _softmax_ce_grad_cpu(z: Array, y: Array) -> Array:
     """``(softmax(z)·Σy − y) / N``, scaled after the subtraction."""
-    return (softmax(z) * jnp.sum(y, axis=-1, keepdims=True) - y) / z.shape[0]
+    return (softmax(z) * _label_mass(y) - y) / z.shape[0]
 
 
 def _softmax_ce_grad_cuda(z: Array, y: Array) -> Array:
     """``e^(z − lse z)·(Σy / N) − y / N``: the forward's ``lse``, scaled before."""
     n = z.shape[0]
-    return (
-        jnp.exp(z - _logsumexp(z)[:, None]) * (jnp.sum(y, -1, keepdims=True) / n)
-        - y / n
-    )
+    return jnp.exp(z - _logsumexp(z)[:, None]) * (_label_mass(y) / n) - y / n
 
 
 def _softmax_cross_entropy_bwd(logits, labels):

@@ -77,6 +77,27 @@ def test_backward_under_jit_equals_eager(name):
     )
 
 
+@pytest.mark.parametrize("name", ["dense", "batch_norm"])
+def test_shared_parameter_gradients_sum_in_the_input_dtype_like_jax_vjp(name):
+    """bfloat16: a bias's or scale's gradient is the batch sum that jax.vjp emits
+    for a broadcast, in bfloat16 (no float32 accumulation): equal bit for bit."""
+    layer = LAYERS[name]()
+    params, state, x, _, _, cache, dy = _run(layer, jnp.bfloat16, batch=64, width=16)
+
+    def forward(params):
+        return layer.forward(params, state, x, train=True)[0]
+
+    manual, _ = layer.backward(cache, dy)
+    auto = jax.vjp(forward, params)[1](dy)[0]
+    shared = ("b",) if name == "dense" else ("gamma", "beta")
+    for field in shared:
+        m, a = getattr(manual, field), getattr(auto, field)
+        assert m.dtype == a.dtype == jnp.bfloat16
+        np.testing.assert_array_equal(
+            np.asarray(m, np.float32), np.asarray(a, np.float32)
+        )
+
+
 def test_dense_without_bias_has_none_bias():
     """float32: use_bias=False leaves params.b and its gradient None."""
     layer = L.dense(3, use_bias=False)
