@@ -66,6 +66,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxnn._reduce import sum_in_dtype
 from jaxnn._typing import Array
 
 __all__ = [
@@ -283,8 +284,9 @@ def _identity_bwd(z, y, dy):
 
 def _softmax_bwd(z, y, dy, *, axis):
     del z
-    # J = diag(y) − y yᵀ, so Jᵀ dy = y ⊙ (dy − ⟨dy, y⟩).
-    return y * (dy - jnp.sum(dy * y, axis=axis, keepdims=True))
+    # J = diag(y) − y yᵀ, so Jᵀ dy = y ⊙ (dy − ⟨dy, y⟩), the sum in dy's dtype.
+    inner = sum_in_dtype(dy * y, (axis % dy.ndim,), keepdims=True)
+    return y * (dy - inner)
 
 
 ### Registry.
