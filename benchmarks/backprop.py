@@ -331,13 +331,19 @@ def run(
     return results
 
 
+def write_json(path, obj, **dumps_kwargs) -> None:
+    """``obj`` as JSON at ``path``, atomically: a temporary file beside it, then a
+    rename, so a reader or a crash never sees half a file."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, **dumps_kwargs))
+    os.replace(tmp, path)
+
+
 def _write_partial(results: dict, out) -> None:
     """``results.json`` of the run so far, marked ``"partial": true`` (atomic)."""
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps({**results, "partial": True}, indent=1))
-    os.replace(tmp, out / "results.json")
+    write_json(pathlib.Path(out) / "results.json", {**results, "partial": True})
 
 
 def write(results: dict, out) -> pathlib.Path:
@@ -345,7 +351,7 @@ def write(results: dict, out) -> pathlib.Path:
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results["plots"] = _report.plot_all(results, out)
-    (out / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
+    write_json(out / "results.json", results, allow_nan=False)
     (out / "results.md").write_text(_report.markdown(results))
     return out
 

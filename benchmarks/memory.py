@@ -15,9 +15,7 @@ line per cell.
 
 import argparse
 import datetime
-import json
 import os
-import pathlib
 import sys
 import time
 from collections.abc import Sequence
@@ -83,7 +81,7 @@ def run(
         results["summary"] = _summary(results["cells"])
         results["wall_s"] = time.perf_counter() - t0
         if out is not None:
-            _write(results, out)
+            backprop.write_json(out, results)
     return results
 
 
@@ -100,15 +98,6 @@ def _summary(records: list[dict]) -> dict:
         "value_and_grad_over": over("temp_manual_le_autodiff"),
         "step_over": over("temp_step_manual_le_step_autodiff"),
     }
-
-
-def _write(results: dict, out) -> None:
-    """``out`` as JSON, atomically (a temporary file, then a rename)."""
-    path = pathlib.Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(path)
 
 
 def main(argv=None) -> int:
