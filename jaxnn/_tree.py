@@ -49,11 +49,24 @@ def path_str(path) -> str:
     return jax.tree_util.keystr(path) or "<root>"
 
 
-def check_same_structure(a: PyTree, b: PyTree, a_name: str, b_name: str) -> None:
-    """Raise ``ValueError`` naming both structures when ``a`` and ``b`` differ."""
+def check_same_tree(a: PyTree, b: PyTree, a_name: str, b_name: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same structure and shapes.
+
+    The message names both structures, or the first leaf path whose shapes differ
+    and both shapes; nothing is broadcast. Shapes are static, so this also holds
+    under ``jax.jit``.
+    """
     ta, tb = jax.tree.structure(a), jax.tree.structure(b)
     if ta != tb:
         raise ValueError(
             f"{a_name} and {b_name} must have the same pytree structure; "
             f"got {a_name}={ta} and {b_name}={tb}."
         )
+    leaves_b = jax.tree.leaves(b)
+    for (path, x), y in zip(jax.tree.leaves_with_path(a), leaves_b, strict=True):
+        if jnp.shape(x) != jnp.shape(y):
+            raise ValueError(
+                f"{a_name} and {b_name} must have the same leaf shapes; at "
+                f"{path_str(path)} got {a_name} shape {jnp.shape(x)} and "
+                f"{b_name} shape {jnp.shape(y)}."
+            )

@@ -365,6 +365,15 @@ BAD_CONFIG = [
     (lambda: optim.scale_by_rms(eps=-1.0), "eps", "-1.0", ">= 0"),
     (lambda: optim.scale_by_adam(b1=2.0), "b1", "2.0", "[0, 1)"),
     (lambda: optim.scale_by_schedule(0.1), "step_size_fn", "0.1", "callable"),
+    # Strings and NumPy bools are not numbers, though float() and np.ndim take them.
+    (lambda: optim.sgd("0.1"), "learning_rate", "'0.1'", "> 0"),
+    (lambda: optim.adam(b1="0.5"), "b1", "'0.5'", "[0, 1)"),
+    (lambda: optim.sgd(np.True_), "learning_rate", "True", "> 0"),
+    (lambda: optim.sgd(0.1, momentum=np.False_), "momentum", "False", "[0, 1)"),
+    (lambda: optim.sgd(0.1, nesterov=True), "momentum", "None", "[0, 1)"),
+    (lambda: optim.scale(float("nan")), "step_size", "nan", "finite"),
+    (lambda: optim.scale(jnp.ones(2)), "step_size", "Array", "finite"),
+    (lambda: optim.scale("x"), "step_size", "'x'", "finite"),
 ]
 
 
@@ -424,6 +433,46 @@ def test_mismatched_gradient_tree_raises_naming_both_structures(name, getkey):
             update(grads, state, params)
         message = str(info.value)
         assert all(structure in message for structure in expected), message
+
+
+@pytest.mark.parametrize("name", list(STATEFUL))
+def test_gradient_leaf_of_another_shape_raises_naming_leaf_and_shapes(name, getkey):
+    """A gradient leaf that would broadcast against its state is refused, under jit
+    too, instead of silently changing the state's shape."""
+    params = normal_tree(getkey(), jnp.float64)
+    w, b = params["dense"]
+    grads = {**params, "dense": (jnp.ones((2, *w.shape)), b)}
+    tx = STATEFUL[name]()
+    state = tx.init(params)
+    for update in (tx.update, jax.jit(tx.update)):
+        with pytest.raises(ValueError) as info:
+            update(grads, state, params)
+        message = str(info.value)
+        assert "['dense'][0]" in message, message
+        assert str((2, *w.shape)) in message and str(w.shape) in message, message
+
+
+def test_apply_updates_leaf_of_another_shape_raises():
+    with pytest.raises(
+        ValueError, match=re.escape("shape (1,) and updates shape (3,)")
+    ):
+        optim.apply_updates({"w": jnp.ones(1)}, {"w": jnp.ones(3)})
+
+
+@pytest.mark.parametrize("name", list(STATEFUL))
+def test_integer_parameter_leaf_raises_naming_leaf_and_dtype(name):
+    """An integer parameter would give integer moments that truncate every update."""
+    tx = STATEFUL[name]()
+    with pytest.raises(ValueError, match=re.escape("int32 at leaf ['b']")):
+        tx.init({"w": jnp.ones(2), "b": jnp.array(2, jnp.int32)})
+
+
+def test_schedule_returning_a_vector_raises():
+    tx = optim.scale_by_schedule(lambda count: jnp.ones(3) * 0.1)
+    g = jnp.ones((4, 3))
+    for update in (tx.update, jax.jit(tx.update)):
+        with pytest.raises(ValueError, match=re.escape("scalar; got shape (3,)")):
+            update(g, tx.init(g))
 
 
 def test_apply_updates_mismatched_trees_raise(getkey):

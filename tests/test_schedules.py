@@ -237,6 +237,25 @@ BAD_SCHEDULES = [
         "[(5, 0.5)]",
         "mapping",
     ),
+    (
+        lambda: optim.piecewise_constant_schedule(1.0, {5: "0.5"}),
+        "boundaries_and_scales[5]",
+        "'0.5'",
+        ">= 0",
+    ),
+    (
+        lambda: optim.exponential_decay(1.0, "10", 0.5),
+        "transition_steps",
+        "'10'",
+        "> 0",
+    ),
+    (
+        # optax silently keeps 0 here: end_value would never be reached.
+        lambda: optim.warmup_cosine_decay_schedule(0.0, 0.0, 2, 10, end_value=0.05),
+        "end_value",
+        "0.05",
+        "peak_value is 0",
+    ),
 ]
 
 
@@ -251,3 +270,30 @@ def test_bad_arguments_raise_naming_argument_value_and_range(
     with pytest.raises(ValueError) as info:
         build()
     assert_names_argument(str(info.value), argument, value, valid)
+
+
+@pytest.mark.parametrize(
+    ("argument", "build"),
+    [
+        ("peak_value", lambda v: optim.warmup_cosine_decay_schedule(0.0, v, 2, 10)),
+        ("warmup_steps", lambda v: optim.warmup_cosine_decay_schedule(0.0, 1.0, v, 10)),
+        ("decay_steps", lambda v: optim.warmup_cosine_decay_schedule(0.0, 1.0, 2, v)),
+        ("decay_rate", lambda v: optim.exponential_decay(1.0, 10, v, end_value=0.1)),
+    ],
+)
+def test_traced_argument_that_shapes_the_schedule_raises_naming_it(argument, build):
+    """Arguments that Python control flow needs when the schedule is built must be
+    concrete; a traced one gets a clear error, not a TracerBoolConversionError."""
+    with pytest.raises(ValueError, match=f"{argument} must be a concrete number"):
+        jax.jit(lambda v: build(v)(3))(
+            jnp.asarray(5.0 if argument != "decay_rate" else 0.5)
+        )
+
+
+def test_traced_values_that_do_not_shape_the_schedule_work():
+    """init_value / end_value traced under jit give optax's values."""
+    f = jax.jit(
+        lambda v0, ve: optim.warmup_cosine_decay_schedule(v0, 1.0, 2, 10, ve)(6)
+    )
+    theirs = optax.warmup_cosine_decay_schedule(0.1, 1.0, 2, 10, 0.2)(6)
+    np.testing.assert_allclose(f(0.1, 0.2), theirs, rtol=1e-6)

@@ -53,7 +53,8 @@ def sgd(
         EmptyState() | ScaleByScheduleState(count))``.
 
     Raises:
-        ValueError: On an argument outside its range.
+        ValueError: On an argument outside its range, or ``nesterov`` without
+            ``momentum``.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -66,6 +67,11 @@ def sgd(
         [ 0.9 -2.1]
     """
     _validate.learning_rate(learning_rate)
+    if nesterov and momentum is None:
+        raise ValueError(
+            "nesterov=True needs a momentum in [0, 1); got momentum=None "
+            "(plain SGD has no look-ahead)"
+        )
     if momentum is None:
         accumulate = identity()
     else:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxnn._tree import check_same_structure
+from jaxnn._tree import check_same_tree
 from jaxnn._typing import OptState, Params, Updates
 
 
@@ -111,13 +111,13 @@ def apply_updates(params: Params, updates: Updates) -> Params:
 
     Args:
         params: The parameter pytree.
-        updates: A pytree of the same structure.
+        updates: A pytree of the same structure and leaf shapes.
 
     Returns:
         The new parameters, same structure and dtypes as ``params``.
 
     Raises:
-        ValueError: When the two trees have different structures.
+        ValueError: When the two trees differ in structure or in a leaf's shape.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -125,7 +125,7 @@ def apply_updates(params: Params, updates: Updates) -> Params:
         >>> print(optim.apply_updates({"w": jnp.ones(2)}, {"w": jnp.full(2, -0.5)}))
         {'w': Array([0.5, 0.5], dtype=float32)}
     """
-    check_same_structure(params, updates, "params", "updates")
+    check_same_tree(params, updates, "params", "updates")
     return jax.tree.map(
         lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates
     )

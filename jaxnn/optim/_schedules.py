@@ -59,7 +59,8 @@ def exponential_decay(
         ``count -> value``.
 
     Raises:
-        ValueError: On an argument outside its range.
+        ValueError: On an argument outside its range, or a traced ``decay_rate``
+            with ``end_value`` (its side of the bound is chosen when built).
 
     Examples:
         >>> from jaxnn import optim
@@ -73,6 +74,7 @@ def exponential_decay(
     _validate.non_negative("transition_begin", transition_begin)
     if end_value is not None:
         _validate.finite("end_value", end_value)
+        _validate.concrete("decay_rate", decay_rate)
         # end_value bounds the decay from below, or a growth (r > 1) from above.
         bound = jnp.maximum if decay_rate < 1.0 else jnp.minimum
 
@@ -182,24 +184,37 @@ def warmup_cosine_decay_schedule(
         peak_value: :math:`v_p`, finite, reached at step :math:`W`.
         warmup_steps: :math:`W \ge 0`.
         decay_steps: :math:`T > W`, the total length.
-        end_value: :math:`v_e`, finite, reached at step :math:`T` and kept.
+        end_value: :math:`v_e`, finite, reached at step :math:`T` and kept; 0
+            when :math:`v_p = 0`.
         exponent: The cosine's exponent, finite.
 
     Returns:
         ``count -> value``.
 
     Raises:
-        ValueError: On an argument outside its range.
+        ValueError: On an argument outside its range, or a traced ``peak_value``,
+            ``warmup_steps`` or ``decay_steps`` (they decide the schedule's form).
     """
     _validate.finite("init_value", init_value)
     _validate.finite("peak_value", peak_value)
     _validate.non_negative("warmup_steps", warmup_steps)
     _validate.positive("decay_steps", decay_steps)
     _validate.finite("end_value", end_value)
+    for name, value in [
+        ("peak_value", peak_value),
+        ("warmup_steps", warmup_steps),
+        ("decay_steps", decay_steps),
+    ]:
+        _validate.concrete(name, value)
     if not decay_steps > warmup_steps:
         raise ValueError(
             "decay_steps must be > warmup_steps (it counts the warmup too); got "
             f"decay_steps={decay_steps!r} with warmup_steps={warmup_steps!r}"
+        )
+    if peak_value == 0.0 and end_value != 0.0:
+        raise ValueError(
+            "end_value must be 0 when peak_value is 0 (the cosine part scales "
+            f"peak_value); got end_value={end_value!r} with peak_value={peak_value!r}"
         )
     alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
     warmup = _linear_schedule(init_value, peak_value, warmup_steps)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxnn._tree import check_same_structure, tree_zeros_like
+from jaxnn._tree import check_same_tree, path_str, tree_zeros_like
 from jaxnn._typing import Params, ScalarOrSchedule, Schedule, Updates
 from jaxnn.optim import _validate
 from jaxnn.optim._base import GradientTransformation, identity, init_empty_state
@@ -53,6 +53,22 @@ def _bias_correction(moments: Updates, decay, count: jax.Array) -> Updates:
     return jax.tree.map(lambda m: m / correction.astype(m.dtype), moments)
 
 
+def _zeros_like_params(params: Params) -> Params:
+    """Zero accumulators with each parameter's shape and dtype.
+
+    Raises ``ValueError`` naming the leaf for a non-floating parameter: its
+    accumulators would keep the integer dtype and truncate every moment.
+    """
+    for path, p in jax.tree.leaves_with_path(params):
+        dtype = jnp.result_type(p)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            raise ValueError(
+                f"params must have floating-point leaves (the optimizer state keeps "
+                f"their dtype); got dtype {dtype} at leaf {path_str(path)}."
+            )
+    return tree_zeros_like(params)
+
+
 def _cast_like(tree: Updates, like: Updates) -> Updates:
     return jax.tree.map(lambda x, y: x.astype(y.dtype), tree, like)
 
@@ -66,11 +82,15 @@ def scale(step_size) -> GradientTransformation:
     .. math:: u = s\, g
 
     Args:
-        step_size: The scalar :math:`s` (any sign).
+        step_size: The scalar :math:`s`, finite, any sign.
 
     Returns:
         A stateless :class:`GradientTransformation`.
+
+    Raises:
+        ValueError: When ``step_size`` is not a finite scalar.
     """
+    _validate.finite("step_size", step_size)
 
     def update(updates, state, params=None):
         del params
@@ -100,7 +120,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
         A :class:`GradientTransformation` with state ``ScaleByScheduleState(count)``.
 
     Raises:
-        ValueError: When ``step_size_fn`` is not callable.
+        ValueError: When ``step_size_fn`` is not callable, or returns a non-scalar.
     """
     if not callable(step_size_fn):
         raise ValueError(
@@ -115,6 +135,11 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     def update(updates, state, params=None):
         del params
         step_size = step_size_fn(state.count)
+        if jnp.ndim(step_size) != 0:
+            raise ValueError(
+                "step_size_fn must return a scalar; got shape "
+                f"{jnp.shape(step_size)} from step_size_fn={step_size_fn!r}"
+            )
         updates = jax.tree.map(
             lambda g: jnp.array(step_size, dtype=g.dtype) * g, updates
         )
@@ -186,11 +211,11 @@ def trace(decay: float, nesterov: bool = False) -> GradientTransformation:
     _validate.unit_interval("decay", decay)
 
     def init(params):
-        return TraceState(trace=tree_zeros_like(params))
+        return TraceState(trace=_zeros_like_params(params))
 
     def update(updates, state, params=None):
         del params
-        check_same_structure(updates, state.trace, "updates", "state.trace")
+        check_same_tree(updates, state.trace, "updates", "state.trace")
         f = lambda g, v: g + decay * v
         new_trace = jax.tree.map(f, updates, state.trace)
         updates = jax.tree.map(f, updates, new_trace) if nesterov else new_trace
@@ -229,11 +254,11 @@ def ema(decay: float, debias: bool = True) -> GradientTransformation:
     _validate.unit_interval("decay", decay)
 
     def init(params):
-        return EmaState(count=_zero_count(), ema=tree_zeros_like(params))
+        return EmaState(count=_zero_count(), ema=_zeros_like_params(params))
 
     def update(updates, state, params=None):
         del params
-        check_same_structure(updates, state.ema, "updates", "state.ema")
+        check_same_tree(updates, state.ema, "updates", "state.ema")
         new_ema = _update_moment(updates, state.ema, decay, 1)
         count = safe_increment(state.count)
         updates = _bias_correction(new_ema, decay, count) if debias else new_ema
@@ -279,11 +304,11 @@ def scale_by_rms(
     _validate.non_negative("eps", eps)
 
     def init(params):
-        return ScaleByRmsState(nu=tree_zeros_like(params))
+        return ScaleByRmsState(nu=_zeros_like_params(params))
 
     def update(updates, state, params=None):
         del params
-        check_same_structure(updates, state.nu, "updates", "state.nu")
+        check_same_tree(updates, state.nu, "updates", "state.nu")
         nu = _update_moment(updates, state.nu, decay, 2)
         if eps_in_sqrt:
             scaling = jax.tree.map(lambda s: jax.lax.rsqrt(s + eps), nu)
@@ -334,12 +359,14 @@ def scale_by_adam(
 
     def init(params):
         return ScaleByAdamState(
-            count=_zero_count(), mu=tree_zeros_like(params), nu=tree_zeros_like(params)
+            count=_zero_count(),
+            mu=_zeros_like_params(params),
+            nu=_zeros_like_params(params),
         )
 
     def update(updates, state, params=None):
         del params
-        check_same_structure(updates, state.mu, "updates", "state.mu")
+        check_same_tree(updates, state.mu, "updates", "state.mu")
         mu = _update_moment(updates, state.mu, b1, 1)  # First moment.
         nu = _update_moment(updates, state.nu, b2, 2)  # Second moment.
         count = safe_increment(state.count)
@@ -395,7 +422,7 @@ def _check_params(updates: Updates, params: Params | None) -> None:
             "add_decayed_weights needs the current parameters; call "
             "update(updates, state, params) with params (got params=None)."
         )
-    check_same_structure(updates, params, "updates", "params")
+    check_same_tree(updates, params, "updates", "params")
 
 
 def _requires_params(tx: GradientTransformation) -> GradientTransformation:

@@ -2,7 +2,8 @@
 
 Every check raises ``ValueError`` whose message names the argument, its value and
 the valid range, e.g. ``"b1 must be a number in [0, 1); got b1=1.0"``. A value
-traced by ``jax.jit`` cannot be inspected and is let through unchecked.
+traced by ``jax.jit`` cannot be inspected and is let through unchecked, except
+where :func:`concrete` asks for a Python-time value.
 """
 
 import math
@@ -16,12 +17,21 @@ def _number(name: str, value, expected: str) -> float | None:
     """Return ``value`` as a float, ``None`` when it is traced, or raise."""
     if isinstance(value, jax.core.Tracer):
         return None
-    if isinstance(value, bool) or np.ndim(value) != 0:
+    if isinstance(value, bool | np.bool_ | str | bytes) or np.ndim(value) != 0:
         raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
     try:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be {expected}; got {name}={value!r}") from None
+
+
+def concrete(name: str, value) -> None:
+    """A value that Python control flow needs when a schedule is built: not traced."""
+    if isinstance(value, jax.core.Tracer):
+        raise ValueError(
+            f"{name} must be a concrete number when the schedule is built (it "
+            f"decides the schedule's form); got a traced value {name}={value!r}"
+        )
 
 
 def learning_rate(value, name: str = "learning_rate") -> None:
