@@ -105,7 +105,7 @@ def _non_negative_int(text):
 
 def _hidden_sizes(text):
     try:
-        sizes = tuple(int(t) for t in text.split(",") if t.strip())
+        sizes = tuple(int(t) for t in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated positive ints such as 128,64; got {text!r}"
@@ -115,6 +115,21 @@ def _hidden_sizes(text):
             f"every hidden size must be a positive int; got {text!r}"
         )
     return sizes
+
+
+# Options that may change when a run is resumed; every other one fixes its trajectory.
+RESUMABLE = ("epochs", "resume", "out", "checkpoint_dir", "devices")
+# Schedules whose length is the whole run (--epochs × steps per epoch).
+RUN_LONG_SCHEDULES = ("step", "cosine", "warmup_cosine")
+
+
+def _run_config(args, steps_per_epoch: int) -> dict:
+    """What a resumed run must share with its checkpoint (``train.fit``'s config):
+    every option but ``RESUMABLE``, and the length of a run-long schedule."""
+    config = {k: v for k, v in vars(args).items() if k not in (*RESUMABLE, "func")}
+    if args.schedule in RUN_LONG_SCHEDULES:
+        config["schedule_steps"] = max(1, args.epochs * steps_per_epoch)
+    return config
 
 
 def _learning_rate(args, steps_per_epoch: int):
@@ -193,6 +208,9 @@ def cmd_train(args) -> int:
         )
     if args.resume and not args.checkpoint_dir:
         raise UsageError("--resume needs --checkpoint-dir")
+    for flag, path in (("--out", args.out), ("--checkpoint-dir", args.checkpoint_dir)):
+        if path and pathlib.Path(path).exists() and not pathlib.Path(path).is_dir():
+            raise UsageError(f"{flag} {path} is a file; expected a directory")
     place = None
     if args.devices is not None:
         if args.devices > len(jax.devices()):
@@ -268,6 +286,7 @@ def cmd_train(args) -> int:
                 dtype=dtype,
                 checkpoint_dir=args.checkpoint_dir,
                 resume=args.resume,
+                config=_run_config(args, steps_per_epoch),
                 place=place,
                 on_epoch=on_epoch,
             )

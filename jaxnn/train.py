@@ -10,6 +10,7 @@ that went non-finite.
 """
 
 import functools
+import json
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -380,6 +381,49 @@ def _diagnose(
     return NonFiniteError(message, step, leaf, kept)
 
 
+def _resume_or_start(checkpoint_dir, resume: bool, state, run_config: dict):
+    """The restored ``(state, epoch, history)`` with ``resume``, else ``(state, 0, [])``.
+
+    Refuses to resume without a checkpoint or from another run's (a different
+    ``run_config``), and to start a new run over existing checkpoints.
+    """
+    step = checkpoint.latest_step(checkpoint_dir)
+    if not resume:
+        if step is not None:
+            raise ValueError(
+                f"checkpoint_dir {checkpoint_dir} already holds checkpoints (epochs "
+                f"{checkpoint.all_steps(checkpoint_dir)}); resume to continue that "
+                "run, or choose another directory."
+            )
+        return state, 0, []
+    if step is None:
+        raise ValueError(
+            f"resume=True but checkpoint_dir {checkpoint_dir} holds no checkpoint; "
+            "start without resume."
+        )
+    state, meta = checkpoint.restore(checkpoint_dir, state)
+    if not isinstance(meta.get("epoch"), int) or meta["epoch"] != step:
+        raise ValueError(
+            f"the checkpoint of step {step} in {checkpoint_dir} has metadata "
+            f"{meta!r}; expected the epoch {step} that train.fit records."
+        )
+    saved = meta.get("config", run_config)
+    differ = sorted(
+        k for k in saved.keys() | run_config.keys() if saved.get(k) != run_config.get(k)
+    )
+    if differ:
+        pairs = ", ".join(
+            f"{k} (checkpoint {saved.get(k)!r}, now {run_config.get(k)!r})"
+            for k in differ
+        )
+        raise ValueError(
+            f"cannot resume from the checkpoint in {checkpoint_dir}: it belongs to "
+            f"another run; {pairs}. Resume with the same settings (only epochs may "
+            "grow) or start a new run in another directory."
+        )
+    return state, step, meta.get("history", [])
+
+
 def fit(
     run: Run,
     dataset: data.Dataset,
@@ -393,6 +437,7 @@ def fit(
     checkpoint_dir=None,
     keep: int = 3,
     resume: bool = False,
+    config: dict | None = None,
     place: Callable | None = None,
     on_epoch: Callable | None = None,
 ) -> tuple[TrainState, list[dict]]:
@@ -408,8 +453,15 @@ def fit(
       seed: seeds initialisation, shuffling and dropout.
       dtype: parameter dtype.
       checkpoint_dir: if given, the ``TrainState`` is saved there after every epoch
-        (atomically, keeping the last ``keep``).
-      resume: continue from the latest checkpoint in ``checkpoint_dir``.
+        (atomically, keeping the last ``keep``), with the run's configuration and
+        history. Without ``resume`` it must hold no checkpoint yet.
+      resume: continue from the latest checkpoint in ``checkpoint_dir`` (there
+        must be one), which must come from the same run: the same ``batch_size``,
+        ``backward``, ``seed``, ``dtype`` and ``config``; only ``epochs`` may
+        grow. The result is bit-identical to an uninterrupted run.
+      config: JSON-serialisable settings that fix the trajectory and that ``fit``
+        cannot see in the optimizer (learning rate, schedule length, model), saved
+        with every checkpoint and compared on ``resume``.
       place: optional ``(state, xb, yb) -> (state, xb, yb)`` placing arrays on
         devices (``jaxnn.parallel`` shards the batches over a mesh).
       on_epoch: called with each epoch's history record.
@@ -417,10 +469,13 @@ def fit(
     Returns:
       ``(final TrainState, history)`` with one dict per epoch: ``epoch``,
       ``train_loss`` (mean over its steps), ``test_loss``, the test metric(s),
-      ``grad_norm`` (mean) and ``seconds``.
+      ``grad_norm`` (mean) and ``seconds``; after ``resume`` it starts with the
+      checkpoint's epochs.
 
     Raises:
       NonFiniteError: a step produced a NaN/Inf (the message names step and leaf).
+      ValueError: a bad argument; ``resume`` without a checkpoint, from another
+        run's or beyond ``epochs``; a fresh run into a directory with checkpoints.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int ≥ 0; got epochs={epochs!r}.")
@@ -439,14 +494,30 @@ def fit(
     state = init_state(
         run.model, optimizer, jax.random.key(seed), (dataset.num_features,), dtype
     )
-    start = 0
-    if resume and checkpoint.latest_step(checkpoint_dir) is not None:
-        state, meta = checkpoint.restore(checkpoint_dir, state)
-        start = int(meta["epoch"])
+    run_config = {
+        **(config or {}),
+        "batch_size": batch_size,
+        "backward": backward,
+        "seed": seed,
+        "dtype": jnp.dtype(dtype).name,
+    }
+    try:  # as a checkpoint holds it
+        run_config = json.loads(json.dumps(run_config))
+    except TypeError as err:
+        raise ValueError(f"config must be JSON-serialisable; got {err}.") from err
+    start, history = 0, []
+    if checkpoint_dir is not None:
+        state, start, history = _resume_or_start(
+            checkpoint_dir, resume, state, run_config
+        )
+    if start > epochs:
+        raise ValueError(
+            f"the checkpoint in {checkpoint_dir} is at epoch {start}, beyond "
+            f"epochs={epochs}; resume with epochs >= {start}."
+        )
     epoch_fn = make_epoch(
         run.model, run.loss, optimizer, batch_size=batch_size, backward=backward
     )
-    history = []
     for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
         x, y = dataset.x_train, dataset.y_train
@@ -469,9 +540,8 @@ def fit(
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         if checkpoint_dir is not None:
-            checkpoint.save(
-                checkpoint_dir, epoch, state, keep=keep, metadata={"epoch": epoch}
-            )
+            meta = {"epoch": epoch, "config": run_config, "history": history}
+            checkpoint.save(checkpoint_dir, epoch, state, keep=keep, metadata=meta)
         if on_epoch is not None:
             on_epoch(record)
     return state, history

@@ -1,8 +1,10 @@
 """Training on the bundled data: accuracy, manual == autodiff, resume, guard, parallel."""
 
+import functools
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -96,21 +98,66 @@ def test_manual_and_autodiff_training_agree_in_float64():
 
 
 def test_resume_is_bit_identical(tmp_path):
-    """float32: 2 epochs + resume to 3 == 3 epochs straight, bit for bit (dropout too)."""
+    """float32: 2 epochs + resume to 3 == 3 epochs straight, bit for bit (dropout
+    and a cosine schedule over the 3 epochs too), and the history continues."""
     ds = data.load("xor", n_samples=400)
     run = train.model_for(ds, hidden=(16,), dropout=0.2)
-    opt = optim.adam(1e-2)
-    straight, _ = train.fit(run, ds, opt, epochs=3, batch_size=32)
+    steps = 3 * (ds.x_train.shape[0] // 32)
+    opt = optim.adam(optim.cosine_decay_schedule(1e-2, steps))
+    straight, straight_history = train.fit(run, ds, opt, epochs=3, batch_size=32)
     train.fit(run, ds, opt, epochs=2, batch_size=32, checkpoint_dir=tmp_path)
     assert checkpoint.all_steps(tmp_path) == [1, 2]
     resumed, history = train.fit(
         run, ds, opt, epochs=3, batch_size=32, checkpoint_dir=tmp_path, resume=True
     )
-    assert [r["epoch"] for r in history] == [3]
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    for ours, theirs in zip(history, straight_history, strict=True):
+        assert {k: v for k, v in ours.items() if k != "seconds"} == {
+            k: v for k, v in theirs.items() if k != "seconds"
+        }
     for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
         if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
             a, b = jax.random.key_data(a), jax.random.key_data(b)
         np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_another_run_and_fresh_runs_keep_checkpoints(tmp_path):
+    """Checkpoints are never mixed or overwritten across runs: a fresh run into a
+    directory with checkpoints, a resume without one, from another run's or past
+    ``epochs`` all raise, naming what differs; the checkpoints stay as they were."""
+    ds = data.load("xor", n_samples=400)
+    run = train.model_for(ds, hidden=(16,))
+    opt = optim.sgd(0.1)
+    fit = functools.partial(train.fit, run, ds, opt, checkpoint_dir=tmp_path / "a")
+    with pytest.raises(ValueError, match="holds no checkpoint"):
+        fit(epochs=1, batch_size=32, resume=True)
+    fit(epochs=2, batch_size=32, config={"lr": 0.1})
+    saved = checkpoint._path_for(tmp_path / "a", 2).read_bytes()
+    cases = [
+        (
+            dict(epochs=3, batch_size=32, config={"lr": 0.1}),
+            "already holds checkpoints",
+        ),
+        (
+            dict(epochs=3, batch_size=16, config={"lr": 0.1}, resume=True),
+            "batch_size (checkpoint 32, now 16)",
+        ),
+        (
+            dict(epochs=3, batch_size=32, config={"lr": 0.5}, resume=True),
+            "lr (checkpoint 0.1, now 0.5)",
+        ),
+        (
+            dict(epochs=1, batch_size=32, config={"lr": 0.1}, resume=True),
+            "at epoch 2, beyond epochs=1",
+        ),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            fit(**kwargs)
+    assert checkpoint.all_steps(tmp_path / "a") == [1, 2]
+    assert checkpoint._path_for(tmp_path / "a", 2).read_bytes() == saved
+    _, history = fit(epochs=2, batch_size=32, config={"lr": 0.1}, resume=True)
+    assert [r["epoch"] for r in history] == [1, 2]  # nothing left to train
 
 
 def test_non_finite_guard_names_step_and_leaf_and_keeps_checkpoint(tmp_path):
@@ -342,17 +389,32 @@ def test_cli_train_writes_metrics_and_plot_and_resumes(tmp_path, capsys):
         "1.0",
     ]
     assert cli.main([*common, "--epochs", "2"]) == 0
-    assert cli.main([*common, "--epochs", "3", "--resume"]) == 0
+    # The warmup-cosine schedule spans --epochs: a longer resumed run would
+    # change the first epochs' schedule, so it is refused, naming the lengths.
+    assert cli.main([*common, "--epochs", "3", "--resume"]) == 2
+    per_epoch = data.load("xor").x_train.shape[0] // 32
+    assert f"schedule_steps (checkpoint {2 * per_epoch}, now {3 * per_epoch})" in (
+        capsys.readouterr().err
+    )
+    # A fresh run would overwrite the checkpoints: refused too.
+    assert cli.main([*common, "--epochs", "2"]) == 2
+    assert "already holds checkpoints" in capsys.readouterr().err
+    exponential = [*common[:-4], "--schedule", "exponential", "--clip", "1.0"]
+    ckpt2 = str(tmp_path / "ckpt2")
+    assert cli.main([*exponential, "--epochs", "2", "--checkpoint-dir", ckpt2]) == 0
+    resume = [*exponential, "--epochs", "3", "--checkpoint-dir", ckpt2, "--resume"]
+    assert cli.main(resume) == 0
     text = capsys.readouterr().out
     assert "gradient check on the first batch" in text
     metrics = json.loads((out / "metrics.json").read_text())
-    assert [r["epoch"] for r in metrics["history"]] == [3]
+    assert [r["epoch"] for r in metrics["history"]] == [1, 2, 3]
     assert metrics["config"]["data"] == "xor"
     assert 0.0 <= metrics["final"]["test_accuracy"] <= 1.0
     assert metrics["gradient_check_relative_error"] < 1e-5
     png = (out / "training.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 1000
-    assert checkpoint.all_steps(ckpt) == [1, 2, 3]
+    assert checkpoint.all_steps(ckpt) == [1, 2]
+    assert checkpoint.all_steps(ckpt2) == [1, 2, 3]
 
 
 @pytest.mark.parametrize(
