@@ -427,12 +427,15 @@ def test_cli_train_writes_metrics_and_plot_and_resumes(tmp_path, capsys):
         (["--batch-size", "5000"], "larger than the training set of digits"),
         (["--lr", "-1"], "expected a value > 0; got -1"),
         (["--optimizer", "adam", "--b1", "1.5"], "b1"),
+        (["--hidden", "8,,4"], "expected comma-separated positive ints"),
+        (["--out", __file__], f"--out {__file__} is a file; expected a directory"),
+        (["--checkpoint-dir", __file__], "is a file; expected a directory"),
     ],
 )
 def test_cli_bad_arguments_exit_2_with_one_line(argv, reason, capsys):
     from jaxnn import cli
 
-    assert cli.main(["train", *argv, "--out", "/nonexistent-dir-never-written"]) == 2
+    assert cli.main(["train", "--out", "/nonexistent-dir-never-written", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert reason in err
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
