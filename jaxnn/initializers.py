@@ -53,11 +53,14 @@ Note:
 
 import inspect
 import math
+import numbers
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnn._typing import Array, PRNGKey, Shape
 
@@ -89,7 +92,15 @@ def _named(init: Callable, name: str) -> Initializer:
 
 
 def _as_shape(shape: Sequence[int]) -> Shape:
-    return tuple(int(d) for d in shape)
+    """``shape`` as a tuple of ints >= 0; ``ValueError`` naming it otherwise (a float
+    such as 3.7 is refused, not truncated)."""
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        dims = None
+    if dims is None or any(d < 0 for d in dims):
+        raise ValueError(f"shape must be a sequence of ints >= 0; got shape={shape!r}.")
+    return dims
 
 
 def _check_float_dtype(name: str, dtype) -> None:
@@ -122,7 +133,7 @@ def _fans(name: str, shape: Shape) -> tuple[int, int]:
 
 
 def _nonnegative_finite(name: str, param: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: {param} must be a float; got {param}={value!r}.")
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(
@@ -225,25 +236,31 @@ def uniform(scale: float = 1e-2) -> Initializer:
 ### Fan-based (variance-scaling) initializers.
 
 
-def _scaled_normal(name: str, variance: Callable[[int, int], float]) -> Initializer:
+def _variance(name: str, shape: Shape, scale: float, mode: str, dtype) -> Array:
+    """``scale / fan`` (``fan_in``, or ``fan_avg = (fan_in + fan_out)/2``) as an array
+    of ``dtype``, the way ``jax.nn.initializers.variance_scaling`` rounds it, so that
+    the draws below are bit-equal to its ``"normal"`` and ``"uniform"`` ones."""
+    fan_in, fan_out = _fans(name, shape)
+    _check_float_dtype(name, dtype)
+    fan = fan_in if mode == "fan_in" else (fan_in + fan_out) / 2
+    return jnp.array(scale / fan, dtype=dtype)
+
+
+def _scaled_normal(name: str, scale: float, mode: str) -> Initializer:
     def init(key: PRNGKey, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
         shape = _as_shape(shape)
-        fan_in, fan_out = _fans(name, shape)
-        _check_float_dtype(name, dtype)
-        std = math.sqrt(variance(fan_in, fan_out))
-        return jax.random.normal(key, shape, dtype) * std
+        variance = _variance(name, shape, scale, mode, dtype)
+        return jax.random.normal(key, shape, dtype) * jnp.sqrt(variance)
 
     return _named(init, name)
 
 
-def _scaled_uniform(name: str, variance: Callable[[int, int], float]) -> Initializer:
+def _scaled_uniform(name: str, scale: float, mode: str) -> Initializer:
     def init(key: PRNGKey, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
         shape = _as_shape(shape)
-        fan_in, fan_out = _fans(name, shape)
-        _check_float_dtype(name, dtype)
+        variance = _variance(name, shape, scale, mode, dtype)
         # U[−a, a) has variance a²/3, so a = √(3·variance).
-        limit = math.sqrt(3 * variance(fan_in, fan_out))
-        return jax.random.uniform(key, shape, dtype, -1, 1) * limit
+        return jax.random.uniform(key, shape, dtype, -1) * jnp.sqrt(3 * variance)
 
     return _named(init, name)
 
@@ -257,7 +274,7 @@ def xavier_normal() -> Initializer:
     Returns:
         ``init(key, shape, dtype=jnp.float32)``; ``shape`` needs >= 2 dimensions.
     """
-    return _scaled_normal("xavier_normal", lambda n_in, n_out: 2 / (n_in + n_out))
+    return _scaled_normal("xavier_normal", 1.0, "fan_avg")
 
 
 def xavier_uniform() -> Initializer:
@@ -268,7 +285,7 @@ def xavier_uniform() -> Initializer:
     Returns:
         ``init(key, shape, dtype=jnp.float32)``; ``shape`` needs >= 2 dimensions.
     """
-    return _scaled_uniform("xavier_uniform", lambda n_in, n_out: 2 / (n_in + n_out))
+    return _scaled_uniform("xavier_uniform", 1.0, "fan_avg")
 
 
 def he_normal() -> Initializer:
@@ -280,7 +297,7 @@ def he_normal() -> Initializer:
     Returns:
         ``init(key, shape, dtype=jnp.float32)``; ``shape`` needs >= 2 dimensions.
     """
-    return _scaled_normal("he_normal", lambda n_in, n_out: 2 / n_in)
+    return _scaled_normal("he_normal", 2.0, "fan_in")
 
 
 def he_uniform() -> Initializer:
@@ -291,7 +308,7 @@ def he_uniform() -> Initializer:
     Returns:
         ``init(key, shape, dtype=jnp.float32)``; ``shape`` needs >= 2 dimensions.
     """
-    return _scaled_uniform("he_uniform", lambda n_in, n_out: 2 / n_in)
+    return _scaled_uniform("he_uniform", 2.0, "fan_in")
 
 
 def lecun_normal() -> Initializer:
@@ -302,7 +319,7 @@ def lecun_normal() -> Initializer:
     Returns:
         ``init(key, shape, dtype=jnp.float32)``; ``shape`` needs >= 2 dimensions.
     """
-    return _scaled_normal("lecun_normal", lambda n_in, n_out: 1 / n_in)
+    return _scaled_normal("lecun_normal", 1.0, "fan_in")
 
 
 ### Registry.
