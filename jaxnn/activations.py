@@ -180,13 +180,15 @@ def gelu(z: ArrayLike, approximate: bool = True) -> Array:
 def softplus(z: ArrayLike) -> Array:
     """Softplus ``log(1 + e^z)``, a smooth ReLU with range (0, ∞); derivative ``σ(z)``.
 
-    Evaluated as ``max(z, 0) + log1p(e^−|z|)``. Matches ``jax.nn.softplus``.
+    Evaluated as ``max(z, 0) + log1p(e^−|z|)``, so ``softplus(∞) = ∞``. Matches
+    ``jax.nn.softplus``.
     """
     z = jnp.asarray(z)
     pos = jnp.where(z > 0, z, 0)
-    # z - 2·pos is -|z|, written so that its derivative at 0 is 1 (not abs's 0): the
-    # autodiff derivative is then σ(0) = 1/2 there, like jax.nn.softplus.
-    return pos + jnp.log1p(jnp.exp(z - 2 * pos))
+    # −|z| as where(z > 0, −z, z), not z − 2·pos (∞ − ∞ = NaN at z = ∞), nor abs:
+    # its derivative at 0 is 1, so the autodiff derivative there is σ(0) = 1/2, like
+    # jax.nn.softplus's.
+    return pos + jnp.log1p(jnp.exp(jnp.where(z > 0, -z, z)))
 
 
 def silu(z: ArrayLike) -> Array:

@@ -311,3 +311,19 @@ def test_get_rejects_hyperparameters_for_an_activation_object():
     # No arrays (dtype-independent).
     with pytest.raises(TypeError, match="existing Activation.*negative_slope"):
         activations.get(activations.get("relu"), negative_slope=0.1)
+
+
+@pytest.mark.parametrize(
+    "dtype", [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64], ids=str
+)
+def test_softplus_at_infinities_matches_jax(dtype):
+    # softplus(∞) = ∞ (not ∞ − ∞ = NaN), softplus(−∞) = 0, like jax.nn.softplus; its
+    # autodiff derivative is σ: 1 at ∞, 0 at −∞, 1/2 at 0; the backward rule agrees.
+    z = jnp.array([np.inf, -np.inf, 0.0, 1e4, -1e4], dtype)
+    np.testing.assert_array_equal(activations.softplus(z), jax.nn.softplus(z))
+    ones = jnp.ones_like(z)
+    auto = jax.vjp(activations.softplus, z)[1](ones)[0]
+    act = activations.get("softplus")
+    manual = act.backward(z, act.forward(z), ones)
+    for grad in (auto, manual):
+        np.testing.assert_array_equal(grad, jnp.array([1, 0, 0.5, 1, 0], dtype))

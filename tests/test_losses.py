@@ -223,6 +223,46 @@ def test_large_logits_are_stable(name):
     assert per_example.max() >= 1e4  # the −1e4-labelled examples cost ~2e4
 
 
+def test_large_but_close_logits_keep_full_precision():
+    # float32 rows such as [1e4, 1e4 − 0.3, 1e4 − 1.1]: the row maximum must be
+    # subtracted before log Σ e^(z − m) is, not added back after it (which cancels
+    # ~1e4 against ~1e4 and leaves an error of ~1e-3 absolute, 3e-5 relative).
+    # Against optax and the float64 truth: losses within 1e-6 relative, both
+    # backward forms within 1e-5 of jax.grad and of the float64 gradient.
+    z64 = 1e4 - np.array([[0.0, 0.3, 1.1], [0.7, 0.0, 2.0], [0.1, 0.2, 0.0]])
+    y64 = np.eye(3)[[1, 2, 0]]
+    z, y = jnp.asarray(z64, jnp.float32), jnp.asarray(y64, jnp.float32)
+    z_exact = jnp.asarray(z, jnp.float64)  # the float32 logits, exactly
+    labels = jnp.argmax(y, -1)
+    exact = losses.softmax_cross_entropy_per_example(z_exact, jnp.asarray(y64))
+    one_hot = losses.softmax_cross_entropy_per_example(z, y)
+    integer = losses.softmax_cross_entropy_with_integer_labels_per_example(z, labels)
+    np.testing.assert_array_equal(one_hot, optax.softmax_cross_entropy(z, y))
+    np.testing.assert_array_equal(integer, one_hot)
+    for ours in (one_hot, integer):
+        np.testing.assert_allclose(ours, exact, rtol=1e-6)
+    # optax's integer-label loss, logsumexp(z) − z_label, adds m back: 3e-5 here.
+    optax_integer = optax.softmax_cross_entropy_with_integer_labels(z, labels)
+    assert rel_err(optax_integer, exact) > 10 * rel_err(integer, exact)
+    grad64 = jax.grad(losses.softmax_cross_entropy)(z_exact, jnp.asarray(y64))
+    auto = jax.grad(losses.softmax_cross_entropy)(z, y)
+    for form in (losses._softmax_ce_grad_cpu, losses._softmax_ce_grad_cuda):
+        assert rel_err(form(z, y), auto) <= RTOL_GRAD[jnp.float32], form.__name__
+        assert rel_err(form(z, y), grad64) <= RTOL_GRAD[jnp.float32], form.__name__
+
+
+def test_negative_integer_labels_under_jit_backward_equals_grad():
+    # float64. Under jit labels are not range-checked; the forward's take_along_axis
+    # reads −1 as the last class, so the backward's one-hot must too.
+    z = jnp.asarray(np.random.default_rng(3).normal(size=(2, 3)))
+    labels = jnp.array([-1, 0])
+    manual = jax.jit(losses._softmax_cross_entropy_with_integer_labels_bwd)(z, labels)
+    auto = jax.jit(jax.grad(losses.softmax_cross_entropy_with_integer_labels))(
+        z, labels
+    )
+    np.testing.assert_allclose(manual, auto, rtol=1e-12, atol=0)
+
+
 def test_softmax_cross_entropy_backward_for_labels_not_summing_to_one():
     # float64: smoothed or partial labels (row sums 0.5 to 1.5); the backward is
     # (softmax(z)·Σy − y)/N, which reduces to (softmax(z) − y)/N when rows sum to 1.
