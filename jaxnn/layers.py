@@ -56,6 +56,23 @@ def _check_width(layer: str, x: Array, expected: int) -> None:
         )
 
 
+def _check_params(layer: str, x: Array, vectors: dict, width: int, dtype) -> None:
+    """``x`` floating and of the parameters' ``dtype`` (the manual backward returns
+    the gradients in it, as ``jax.grad`` does), every per-feature vector of shape
+    ``(width,)``: nothing is promoted or broadcast."""
+    if x.dtype != dtype:
+        raise TypeError(
+            f"{layer}: input x must have the parameters' dtype {jnp.dtype(dtype).name}; "
+            f"got x.dtype={x.dtype.name}. Cast one of them."
+        )
+    for name, v in vectors.items():
+        if v is not None and v.shape != (width,):
+            raise ValueError(
+                f"{layer}: {name} must have shape ({width},); got {name}.shape="
+                f"{tuple(v.shape)}."
+            )
+
+
 def _batch_axes(x: Array) -> tuple[int, ...]:
     """All axes but the last (feature) one: the axes that parameters are shared over."""
     return tuple(range(x.ndim - 1))
@@ -102,7 +119,9 @@ def dense(features: int, initializer=None, use_bias: bool = True) -> Layer:
 
     Raises:
       ValueError: ``features`` is not a positive int; at run time, ``x`` has another
-        width than the one the layer was initialised with.
+        width than the one the layer was initialised with, or ``b`` another shape
+        than ``(features,)``.
+      TypeError: at run time, ``x`` has another dtype than ``w``.
     """
     features = _positive_int("features", features)
     w_init = _resolve_initializer(initializer, "xavier_normal")
@@ -120,6 +139,7 @@ def dense(features: int, initializer=None, use_bias: bool = True) -> Layer:
     def forward(params: DenseParams, state, x: Array, *, train=False, key=None):
         del train, key
         _check_width("dense", x, params.w.shape[0])
+        _check_params("dense", x, {"b": params.b}, params.w.shape[1], params.w.dtype)
         y = x @ params.w
         if params.b is not None:
             y = y + params.b
@@ -257,7 +277,8 @@ def batch_norm(
 
     Raises:
       ValueError: ``momentum`` outside [0, 1], ``eps`` ≤ 0; in training, a batch of
-        fewer than 2 examples.
+        fewer than 2 examples; ``β`` or the running statistics not of shape ``(d,)``.
+      TypeError: at run time, ``x`` has another dtype than ``γ``.
     """
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be in [0, 1]; got momentum={momentum!r}.")
@@ -280,7 +301,14 @@ def batch_norm(
         params: BatchNormParams, state: BatchNormState, x, *, train=False, key=None
     ):
         del key
-        _check_width("batch_norm", x, params.gamma.shape[0])
+        d = params.gamma.shape[0]
+        _check_width("batch_norm", x, d)
+        vectors = {
+            "beta": params.beta,
+            "state.mean": state.mean,
+            "state.var": state.var,
+        }
+        _check_params("batch_norm", x, vectors, d, params.gamma.dtype)
         axes = _batch_axes(x)
         if not train:
             inv_std = jax.lax.rsqrt(state.var + eps)

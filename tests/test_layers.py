@@ -278,7 +278,7 @@ def test_batch_norm_rejects_bad_momentum_and_tiny_batch():
     layer = L.batch_norm()
     _, params, state = layer.init(jax.random.key(0), (3,))
     with pytest.raises(ValueError, match=r"at least 2 examples.*\(1, 3\)"):
-        layer.forward(params, state, jnp.ones((1, 3)), train=True)
+        layer.forward(params, state, jnp.ones((1, 3), jnp.float32), train=True)
 
 
 def test_residual_rejects_shape_change():
@@ -296,3 +296,27 @@ def test_serial_rejects_non_layers():
 def test_unknown_initializer_name_lists_valid_ones():
     with pytest.raises(ValueError, match="he_normal"):
         L.dense(3, initializer="kaiming_magic")
+
+
+def test_inputs_of_another_dtype_and_misshapen_vectors_are_refused():
+    # No silent promotion: float64 x through float32 parameters would give float64
+    # manual gradients where jax.grad gives float32 ones; no silent broadcast of a
+    # bias, β or running statistic of shape (1,).
+    key = jax.random.key(0)
+    dense = L.dense(3)
+    _, p, s = dense.init(key, (2,))
+    x32 = jnp.ones((4, 2), jnp.float32)
+    with pytest.raises(TypeError, match="dtype float32; got x.dtype=float64"):
+        dense.forward(p, s, x32.astype(jnp.float64))
+    with pytest.raises(TypeError, match="got x.dtype=int32"):
+        dense.forward(p, s, x32.astype(jnp.int32))
+    with pytest.raises(
+        ValueError, match=r"b must have shape \(3,\); got b.shape=\(1,\)"
+    ):
+        dense.forward(p._replace(b=jnp.zeros((1,), jnp.float32)), s, x32)
+    bn = L.batch_norm()
+    _, p, s = bn.init(key, (2,))
+    with pytest.raises(ValueError, match=r"beta must have shape \(2,\)"):
+        bn.forward(p._replace(beta=jnp.zeros((1,), jnp.float32)), s, x32, train=True)
+    with pytest.raises(ValueError, match=r"state.var must have shape \(2,\)"):
+        bn.forward(p, s._replace(var=jnp.ones((1,), jnp.float32)), x32)
