@@ -34,8 +34,10 @@ def numerical_grad(
 ) -> PyTree:
     """Gradient of scalar ``f`` at ``params`` by central differences.
 
-    ``∂f/∂θᵢ ≈ (f(θ + ε eᵢ) − f(θ − ε eᵢ)) / 2ε`` for every scalar ``θᵢ`` of every leaf:
-    ``2P`` evaluations of ``f``, run one after another (``lax.map``), or
+    ``∂f/∂θᵢ ≈ (f(θ + hᵢ eᵢ) − f(θ − hᵢ eᵢ)) / 2hᵢ`` for every scalar ``θᵢ`` of every
+    leaf, with the step ``hᵢ = ε·max(1, |θᵢ|)`` (relative for large ``θᵢ``, whose
+    spacing of floats would swamp an absolute ``ε``), rounded to the exactly
+    representable ``(θᵢ + hᵢ) − θᵢ``: ``2P`` evaluations of ``f``, run one after another (``lax.map``), or
     ``batch_size`` parameters at a time (vectorised with ``vmap``, ``batch_size``
     perturbed copies of the parameters in memory): on a GPU one evaluation of a
     small ``f`` is a few µs of kernel launches, and batches let the time follow the
@@ -46,11 +48,15 @@ def numerical_grad(
     Args:
       f: a jax-traceable function of ``params`` returning a scalar.
       params: any pytree of floating arrays.
-      eps: the step ``ε``.
+      eps: the relative step ``ε``.
       batch_size: parameters perturbed per step (``None``: one).
 
     Returns:
       A pytree like ``params`` holding ``∂f/∂params``.
+
+    Raises:
+      ValueError: ``eps`` ≤ 0, a bad ``batch_size``, or ``f`` not scalar.
+      TypeError: a leaf that is not floating.
     """
     if not eps > 0:
         raise ValueError(f"eps must be > 0; got eps={eps!r}.")
@@ -72,9 +78,16 @@ def numerical_grad(
 def _central_differences(f, eps, batch_size, params):
     flat, unravel = ravel_pytree(params)
 
+    out = jax.eval_shape(f, params)
+    if jnp.shape(out) != ():
+        raise ValueError(
+            f"f must return a scalar; got an output of shape {jnp.shape(out)}."
+        )
+
     def partial_i(i):
-        e = jnp.zeros_like(flat).at[i].set(eps)
-        return (f(unravel(flat + e)) - f(unravel(flat - e))) / (2 * eps)
+        h = (flat[i] + eps * jnp.maximum(1, jnp.abs(flat[i]))) - flat[i]
+        e = jnp.zeros_like(flat).at[i].set(h)
+        return (f(unravel(flat + e)) - f(unravel(flat - e))) / (2 * h)
 
     return unravel(jax.lax.map(partial_i, jnp.arange(flat.size), batch_size=batch_size))
 
@@ -106,6 +119,11 @@ def _norm(x) -> float:
     return float(np.linalg.norm(np.asarray(x, dtype=np.float64).ravel()))
 
 
+def _tree_norm(tree: PyTree) -> float:
+    """``‖tree‖``, the 2-norm over all leaves, in float64."""
+    return float(np.sqrt(sum(_norm(x) ** 2 for x in jax.tree.leaves(tree))))
+
+
 def relative_error(a: PyTree, b: PyTree) -> float:
     """``‖a − b‖ / max(‖a‖, ‖b‖, tiny)``, norms over all leaves of the two pytrees.
 
@@ -119,8 +137,7 @@ def relative_error(a: PyTree, b: PyTree) -> float:
             for x, y in zip(la, lb, strict=True)
         )
     )
-    na = np.sqrt(sum(_norm(x) ** 2 for x in la))
-    nb = np.sqrt(sum(_norm(y) ** 2 for y in lb))
+    na, nb = _tree_norm(la), _tree_norm(lb)
     return float(diff / max(na, nb, np.finfo(np.float64).tiny))
 
 
@@ -206,8 +223,8 @@ def _compare(got: PyTree, want: PyTree, got_name: str, want_name: str, args=()):
     if problems:
         return float("inf"), paths[0] if paths else "<root>", problems
     scale = max(
-        np.sqrt(sum(_norm(x) ** 2 for x in lg)),
-        np.sqrt(sum(_norm(x) ** 2 for x in lw)),
+        _tree_norm(lg),
+        _tree_norm(lw),
         np.finfo(np.float64).tiny,
     )
     contributions = [
@@ -227,33 +244,58 @@ def check_grads(
     params: PyTree,
     *,
     rtol: float = RTOL_FD,
+    atol: float | None = None,
     eps: float = 1e-6,
     name: str = "gradient",
     raise_on_fail: bool = True,
 ) -> Report:
     """Compare ``grad_fn(params)`` with the central finite differences of ``f``.
 
+    Passes when ``‖g − g_fd‖ ≤ rtol·max(‖g‖, ‖g_fd‖) + atol`` (norms over all
+    leaves). ``atol`` covers a gradient that is zero or nearly so (at an optimum),
+    where only the finite differences' rounding error is left: by default
+    ``100·√P·ε₆₄·|f(θ)| / eps``, that error's size for ``P`` parameters (each
+    difference of two evaluations of ``f`` rounds by about ``ε₆₄·|f|``).
+
     Args:
       f: scalar function of ``params``.
       grad_fn: the gradient under test, ``params -> grads``.
-      params: the point, a pytree of float64 arrays for a meaningful comparison.
-      rtol: tolerance on ``relative_error(grad_fn(params), numerical_grad(f, params))``.
-      eps: finite-difference step.
+      params: the point, a pytree of float64 arrays (in float32 the finite
+        differences themselves are off by ~1e-2).
+      rtol: relative tolerance.
+      atol: absolute tolerance, ``None`` for the default above.
+      eps: finite-difference step (relative, see ``numerical_grad``).
       name: label for the report.
       raise_on_fail: raise ``AssertionError`` (with the worst leaf's path) on failure.
 
     Returns:
-      A ``Report``.
+      A ``Report`` whose error is the relative one and whose tolerance is
+      ``rtol + atol / max(‖g‖, ‖g_fd‖)``.
+
+    Raises:
+      TypeError: a leaf of ``params`` that is not float64.
     """
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if jnp.asarray(leaf).dtype != jnp.float64:
+            raise TypeError(
+                f"check_grads needs float64 params (enable jax_enable_x64); "
+                f"params{path_str(path)} has dtype {jnp.asarray(leaf).dtype}."
+            )
     got = grad_fn(params)
     want = numerical_grad(f, params, eps=eps)
     error, worst, problems = _compare(got, want, "grad_fn", "finite differences")
+    if atol is None:
+        size = sum(np.size(x) for x in jax.tree.leaves(params))
+        eps64 = np.finfo(np.float64).eps
+        atol = 100 * np.sqrt(size) * eps64 * abs(float(f(params))) / eps
+    scale = max(_tree_norm(got), _tree_norm(want), np.finfo(np.float64).tiny)
     key = "grad vs finite differences"
+    tolerance = rtol + atol / scale
     report = Report(
         name,
-        error <= rtol and not problems,
+        error <= tolerance and not problems,
         {key: error},
-        {key: rtol},
+        {key: tolerance},
         worst,
         tuple(problems),
     )

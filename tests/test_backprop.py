@@ -356,3 +356,48 @@ def test_numerical_grad_compiles_once_per_function_and_lets_it_go():
     del f
     gc.collect()
     assert ref() is None
+
+
+def test_numerical_grad_step_is_relative_for_large_parameters():
+    """float64 at θ = 1e5: an absolute step of 1e-6 leaves rounding error
+    ε·f/h ≈ 2e0 against a gradient of 2e5 (1e-5 relative); hᵢ = ε·|θᵢ| does not."""
+    p = jnp.array([1e5, -3e5])
+    f = lambda p: jnp.sum(p**2)
+    assert gradcheck.relative_error(gradcheck.numerical_grad(f, p), 2 * p) < 1e-8
+    with pytest.raises(ValueError, match=r"f must return a scalar.*\(2,\)"):
+        gradcheck.numerical_grad(lambda p: p**2, p)
+
+
+def test_check_grads_passes_true_gradients_even_at_zero_and_fails_wrong_ones():
+    """float64. A right gradient passes, also where it is (nearly) zero and only the
+    finite differences' rounding error is left — which rtol alone fails; a wrong
+    one fails naming its leaf; float32 params are refused."""
+    cases = {
+        "sin at π/2": (lambda p: jnp.sin(p["x"][0]), {"x": jnp.array([jnp.pi / 2])}),
+        "least squares at its optimum": (
+            lambda p: 0.5 * jnp.sum((p["w"] @ A - B) ** 2),
+            {"w": jnp.linalg.lstsq(A.T, B)[0]},
+        ),
+        "tanh away from 0": (
+            lambda p: jnp.sum(jnp.tanh(p["x"]) * p["y"]),
+            {"x": jnp.linspace(-1, 1, 5), "y": jnp.arange(5.0)},
+        ),
+    }
+    for name, (f, params) in cases.items():
+        report = gradcheck.check_grads(f, jax.grad(f), params, name=name)
+        assert report.passed, report
+        if name != "tanh away from 0":
+            strict = gradcheck.check_grads(
+                f, jax.grad(f), params, atol=0.0, raise_on_fail=False
+            )
+            assert not strict.passed, strict  # the zero gradient needs atol
+    f, params = cases["tanh away from 0"]
+    wrong = lambda p: {"x": jax.grad(f)(p)["x"], "y": jax.grad(f)(p)["y"] * 1.001}
+    with pytest.raises(AssertionError, match=r"FAIL.*worst leaf \['y'\]"):
+        gradcheck.check_grads(f, wrong, params)
+    with pytest.raises(TypeError, match=r"float64.*\['x'\] has dtype float32"):
+        gradcheck.check_grads(f, jax.grad(f), tree_cast(params, jnp.float32))
+
+
+A = jnp.asarray(np.random.default_rng(0).normal(size=(3, 8)))
+B = jnp.asarray(np.random.default_rng(1).normal(size=(8,)))
