@@ -1,7 +1,8 @@
 """The benchmarked networks: one description shared by jaxnn and its peers.
 
 A cell's network is ``mlp([width] * depth + [classes])`` on inputs of ``width``
-features: ``depth`` hidden blocks ``dense → [batch_norm] → activation`` (with identity
+features: ``depth`` hidden blocks ``dense → [batch_norm] → activation`` (the dense
+layers before batch_norm without bias; with identity
 shortcuts around the equal-width blocks for the ``residual`` variant) and a linear
 output layer producing logits (softmax cross-entropy) or predictions (MSE).
 """
@@ -97,7 +98,9 @@ def layer_arrays(net: Net, params) -> list[dict[str, np.ndarray]]:
     layers = []
     for block in params[:-1]:
         dense = block[0]
-        entry = {"w": np.asarray(dense.w), "b": np.asarray(dense.b)}
+        entry = {"w": np.asarray(dense.w)}
+        if dense.b is not None:  # no bias before batch_norm
+            entry["b"] = np.asarray(dense.b)
         if net.batch_norm:
             entry["gamma"] = np.asarray(block[1].gamma)
             entry["beta"] = np.asarray(block[1].beta)

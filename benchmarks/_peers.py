@@ -67,6 +67,11 @@ def _loss_and_grad(loss: str, out: np.ndarray, y: np.ndarray):
     return -np.sum(y * log_probs) / n, (e / s - y) / n
 
 
+def _affine(h, p):
+    """``h @ w + b``, or ``h @ w`` for a dense layer without bias (before batch_norm)."""
+    return h @ p["w"] + p["b"] if "b" in p else h @ p["w"]
+
+
 def numpy_value_and_grad(net: Net) -> Callable:
     """Loss and gradients of ``net`` by hand-written backprop in NumPy.
 
@@ -80,7 +85,7 @@ def numpy_value_and_grad(net: Net) -> Callable:
     def fn(layers, x, y):
         h, caches = x, []
         for p, shortcut in zip(layers[:-1], shortcuts, strict=True):
-            z = h @ p["w"] + p["b"]
+            z = _affine(h, p)
             xhat = inv_std = None
             if net.batch_norm:
                 centred = z - z.mean(axis=0)
@@ -106,7 +111,7 @@ def numpy_value_and_grad(net: Net) -> Callable:
                 dz = (p["gamma"] * inv_std) * (
                     dz - g["beta"] / n - xhat * (g["gamma"] / n)
                 )
-            g = {"w": h_in.T @ dz, "b": dz.sum(axis=0), **g}
+            g = {"w": h_in.T @ dz, **({"b": dz.sum(axis=0)} if "b" in p else {}), **g}
             grads.append(g)
             if i > 0:
                 dh_in = dz @ p["w"].T
@@ -120,7 +125,7 @@ def numpy_forward(net: Net, layers, x) -> np.ndarray:
     """The network's output in NumPy (batch statistics for batch_norm)."""
     h = x
     for p, shortcut in zip(layers[:-1], residual_blocks(net), strict=True):
-        z = h @ p["w"] + p["b"]
+        z = _affine(h, p)
         if net.batch_norm:
             centred = z - z.mean(axis=0)
             z = p["gamma"] * centred / np.sqrt((centred**2).mean(axis=0) + BN_EPS)
@@ -286,7 +291,7 @@ def torch_forward(net: Net, layers, x):
     act = acts[net.activation]
     h = x
     for p, shortcut in zip(layers[:-1], residual_blocks(net), strict=True):
-        z = torch_or_none().addmm(p["b"], h, p["w"])
+        z = torch_or_none().addmm(p["b"], h, p["w"]) if "b" in p else h @ p["w"]
         if net.batch_norm:
             z = F.batch_norm(z, None, None, p["gamma"], p["beta"], True, 0.0, BN_EPS)
         a = act(z)

@@ -34,7 +34,8 @@ def mlp(
       initializer: weight initializer name or function; ``None`` picks
         ``jaxnn.initializers.default_for(activation)`` (He for the ReLU family,
         Xavier for sigmoid/tanh).
-      batch_norm: insert ``batch_norm()`` after each hidden ``dense``.
+      batch_norm: insert ``batch_norm()`` after each hidden ``dense``, which then
+        has no bias (``β`` takes its place).
       residual: add identity shortcuts around equal-width hidden blocks.
       dropout: dropout rate after each hidden activation (0 for none).
 
@@ -62,7 +63,9 @@ def mlp(
 
     blocks = []
     for i, width in enumerate(sizes[:-1]):
-        block = [L.dense(width, initializer)]
+        # batch_norm subtracts the batch mean: a bias before it would cancel out,
+        # its gradient would be rounding noise (that Adam turns into steps).
+        block = [L.dense(width, initializer, use_bias=not batch_norm)]
         if batch_norm:
             block.append(L.batch_norm())
         block.append(L.activation(activation))
