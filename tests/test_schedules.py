@@ -279,6 +279,8 @@ def test_bad_arguments_raise_naming_argument_value_and_range(
         ("warmup_steps", lambda v: optim.warmup_cosine_decay_schedule(0.0, 1.0, v, 10)),
         ("decay_steps", lambda v: optim.warmup_cosine_decay_schedule(0.0, 1.0, 2, v)),
         ("decay_rate", lambda v: optim.exponential_decay(1.0, 10, v, end_value=0.1)),
+        # with peak_value 0, end_value must be checked to be 0
+        ("end_value", lambda v: optim.warmup_cosine_decay_schedule(0.0, 0.0, 2, 10, v)),
     ],
 )
 def test_traced_argument_that_shapes_the_schedule_raises_naming_it(argument, build):

@@ -211,6 +211,8 @@ def warmup_cosine_decay_schedule(
             "decay_steps must be > warmup_steps (it counts the warmup too); got "
             f"decay_steps={decay_steps!r} with warmup_steps={warmup_steps!r}"
         )
+    if peak_value == 0.0:
+        _validate.concrete("end_value", end_value)
     if peak_value == 0.0 and end_value != 0.0:
         raise ValueError(
             "end_value must be 0 when peak_value is 0 (the cosine part scales "
