@@ -141,7 +141,25 @@ def _check_mse(pred, target) -> tuple[Array, Array]:
 
 def _check_bce(logits, labels) -> tuple[Array, Array]:
     logits = _check_pred(logits, "logits")
-    return logits, _check_same_shape(logits, labels, "logits", "labels")
+    labels = _check_same_shape(logits, labels, "logits", "labels")
+    _check_probabilities(labels)
+    return logits, labels
+
+
+def _check_probabilities(labels: Array) -> None:
+    """Raise on a label outside ``[0, 1]`` (or NaN) when the labels are concrete;
+    traced labels (under ``jit``) cannot be checked."""
+    try:
+        values = np.asarray(labels)
+    except jax.errors.TracerArrayConversionError:
+        return
+    bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
+    if bad.size:
+        i = np.unravel_index(int(bad[0]), values.shape)
+        raise ValueError(
+            f"labels must be probabilities in [0, 1]; got labels[{', '.join(map(str, i))}]"
+            f"={values[i]!r} ({bad.size} out of range)."
+        )
 
 
 def _check_softmax_ce(logits, labels) -> tuple[Array, Array]:

@@ -476,3 +476,20 @@ def test_softmax_cross_entropy_backward_lowers_each_backends_form():
     assert ops(cpu, "cpu") != ops(cuda, "cpu")
     for platform, form in [("cpu", cpu), ("cuda", cuda), ("rocm", cpu), ("tpu", cpu)]:
         assert ops(losses._softmax_cross_entropy_bwd, platform) == ops(form, platform)
+
+
+@pytest.mark.parametrize("bad", [2.0, -0.5, float("nan")])
+def test_binary_cross_entropy_labels_outside_0_1_raise_when_concrete(bad):
+    """float32. A label of 2 gave a loss without complaint (optax's too); concrete
+    labels are checked by forward, backward and per-example, traced ones cannot be."""
+    loss = losses.get("binary_cross_entropy")
+    logits = jnp.zeros((3, 2), jnp.float32)
+    labels = np.zeros((3, 2), np.float32)
+    labels[1, 0] = bad
+    message = (
+        f"labels must be probabilities in [0, 1]; got labels[1, 0]={labels[1, 0]!r}"
+    )
+    for fn in (loss.forward, loss.backward, PER_EXAMPLE["binary_cross_entropy"]):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            fn(logits, labels)
+    jax.jit(loss.forward)(logits, labels)  # traced: not checked
