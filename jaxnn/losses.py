@@ -146,12 +146,19 @@ def _check_bce(logits, labels) -> tuple[Array, Array]:
     return logits, labels
 
 
+def _concrete(labels: Array) -> np.ndarray | None:
+    """The labels' values, or ``None`` when they are traced (under ``jit``)."""
+    try:
+        return np.asarray(labels)
+    except jax.errors.TracerArrayConversionError:
+        return None
+
+
 def _check_probabilities(labels: Array) -> None:
     """Raise on a label outside ``[0, 1]`` (or NaN) when the labels are concrete;
     traced labels (under ``jit``) cannot be checked."""
-    try:
-        values = np.asarray(labels)
-    except jax.errors.TracerArrayConversionError:
+    values = _concrete(labels)
+    if values is None:
         return
     bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
     if bad.size:
@@ -201,9 +208,8 @@ def _check_label_range(labels: Array, classes: int) -> None:
     Traced labels (under ``jit``) cannot be checked; there an out-of-range index
     gives a NaN loss (``take_along_axis`` fills) or, if negative, wraps around.
     """
-    try:
-        values = np.asarray(labels)
-    except jax.errors.TracerArrayConversionError:
+    values = _concrete(labels)
+    if values is None:
         return
     bad = np.flatnonzero((values < 0) | (values >= classes))
     if bad.size:
