@@ -29,9 +29,9 @@ All cross-entropies work from logits and are numerically stable:
 ``log σ(z) = −softplus(−z)`` with ``softplus(z) = max(z, 0) + log1p(e^−|z|)``, and
 ``log softmax(z) = (z − m) − log Σ e^(z − m)`` with ``m`` the row maximum, so logits
 of magnitude ``1e4`` give finite losses and gradients in float32, as accurate as for
-small logits (``m`` is subtracted first, never added back). Pair each loss with its output activation
-(``output_activation_for``): identity + mse for regression, sigmoid + binary
-cross-entropy for binary and multi-label classification, softmax + softmax
+small logits (``m`` is subtracted first, never added back). Pair each loss with its
+output activation (``output_activation_for``): identity + mse for regression, sigmoid +
+binary cross-entropy for binary and multi-label classification, softmax + softmax
 cross-entropy for multi-class classification; the network itself outputs the logits.
 
 Shapes and dtypes are static, so they are checked eagerly (also under ``jit``); the
