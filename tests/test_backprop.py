@@ -368,6 +368,11 @@ def test_numerical_grad_step_is_relative_for_large_parameters():
         gradcheck.numerical_grad(lambda p: p**2, p)
 
 
+# A least-squares problem ‖wA − B‖²/2 in w (3 unknowns, 8 equations).
+A = jnp.asarray(np.random.default_rng(0).normal(size=(3, 8)))
+B = jnp.asarray(np.random.default_rng(1).normal(size=(8,)))
+
+
 def test_check_grads_passes_true_gradients_even_at_zero_and_fails_wrong_ones():
     """float64. A right gradient passes, also where it is (nearly) zero and only the
     finite differences' rounding error is left — which rtol alone fails; a wrong
@@ -397,10 +402,6 @@ def test_check_grads_passes_true_gradients_even_at_zero_and_fails_wrong_ones():
         gradcheck.check_grads(f, wrong, params)
     with pytest.raises(TypeError, match=r"float64.*\['x'\] has dtype float32"):
         gradcheck.check_grads(f, jax.grad(f), tree_cast(params, jnp.float32))
-
-
-A = jnp.asarray(np.random.default_rng(0).normal(size=(3, 8)))
-B = jnp.asarray(np.random.default_rng(1).normal(size=(8,)))
 
 
 def test_batch_norm_mlp_has_no_bias_before_batch_norm_and_adam_paths_agree():
