@@ -235,9 +235,15 @@ def load(
     Raises:
         ValueError: an unknown name, ``test_fraction`` outside (0, 1), ``n_samples``
             for a bundled set, or a split that leaves a side empty.
+        TypeError: a ``dtype`` that is not floating.
     """
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise ValueError(f"unknown data set {name!r}; expected one of {NAMES}.")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(
+            f"dtype must be a floating dtype such as jnp.float32; got "
+            f"dtype={jnp.dtype(dtype).name} (the features are standardised reals)."
+        )
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(
             f"test_fraction must be in the open interval (0, 1); got "

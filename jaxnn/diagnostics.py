@@ -26,6 +26,8 @@ the last (output) dense layer and ``L`` the loss:
 """
 
 import functools
+import math
+import numbers
 from typing import NamedTuple
 
 import jax
@@ -195,12 +197,24 @@ def layer_grad_norms(grads: PyTree, *, include_bias: bool = False) -> Array:
 def grad_norm_ratios(grads: PyTree, *, include_bias: bool = False) -> Array:
     """``‖∂L/∂W_l‖ / ‖∂L/∂W_out‖`` for every dense layer ``l`` (``out`` the last one).
 
-    The last entry is 1. A first entry far below 1 is the vanishing-gradient signature:
-    with σ (``σ' ≤ 1/4``) each layer can shrink the gradient by 4, so ten layers by
-    about ``0.25¹⁰ ≈ 10⁻⁶``.
+    The last entry is 1 (all entries are 0, or ``inf`` where a layer's norm is not,
+    when the output layer's gradient is 0). A first entry far below 1 is the
+    vanishing-gradient signature: with σ (``σ' ≤ 1/4``) each layer can shrink the
+    gradient by 4, so ten layers by about ``0.25¹⁰ ≈ 10⁻⁶``.
+
+    Raises:
+      ValueError: ``grads`` holds no dense layer.
     """
     norms = layer_grad_norms(grads, include_bias=include_bias)
-    return norms / norms[-1]
+    if norms.shape[0] == 0:
+        raise ValueError("grads must hold at least one dense layer; got none.")
+    return _ratio(norms, norms[-1])
+
+
+def _ratio(num: Array, den: Array) -> Array:
+    """``num / den``, with ``0/0 = 0`` and ``x/0 = inf`` for ``x > 0`` (no NaN)."""
+    safe = jnp.where(den > 0, den, 1)
+    return jnp.where(den > 0, num / safe, jnp.where(num > 0, jnp.inf, 0))
 
 
 def first_last_ratio(grads: PyTree, *, include_bias: bool = False) -> Array:
@@ -215,11 +229,18 @@ def update_ratios(
 
     ``updates`` is what the optimizer returns (``params + updates`` is the new point).
     A layer with ``‖W_l‖ = 0`` gets ``inf`` if it moves and 0 if it does not.
+
+    Raises:
+      ValueError: ``updates`` and ``params`` hold different numbers of dense layers.
     """
     up = layer_norms(updates, include_bias=include_bias)
     pn = layer_norms(params, include_bias=include_bias)
-    safe = jnp.where(pn > 0, pn, 1)
-    return jnp.where(pn > 0, up / safe, jnp.where(up > 0, jnp.inf, 0))
+    if up.shape != pn.shape:
+        raise ValueError(
+            f"updates must have the dense layers of params; got {up.shape[0]} "
+            f"layer(s) in updates and {pn.shape[0]} in params."
+        )
+    return _ratio(up, pn)
 
 
 # ### activations ####################################################################
@@ -264,7 +285,18 @@ def saturation_fraction(
 
     Meaningful for σ and tanh, which are flat there: ``σ'(z) ≤ e^−|z|`` and
     ``tanh'(z) ≤ 4e^−2|z|``, so a saturated unit passes almost no gradient.
+
+    Raises:
+      ValueError: ``threshold`` is not a finite number ``>= 0``.
     """
+    if isinstance(threshold, bool) or not (
+        isinstance(threshold, numbers.Real)
+        and math.isfinite(threshold)
+        and threshold >= 0
+    ):
+        raise ValueError(
+            f"threshold must be a finite number >= 0; got threshold={threshold!r}."
+        )
     return _stack(
         [
             jnp.mean((jnp.abs(z) > threshold).astype(z.dtype))
@@ -327,10 +359,16 @@ def dead_unit_fraction(
         return unit_activity(cache)
 
     n = x.shape[0]
+    if n < 1:
+        raise ValueError(f"x must hold at least one example; got x.shape={x.shape}.")
+    if batch_size is not None and (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive int; got {batch_size=}.")
     if batch_size is None or batch_size >= n:
         return dead_fraction(activity(x))
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size=}.")
     num = -(-n // batch_size)
     pad = num * batch_size - n
     padded = jnp.concatenate([x, jnp.repeat(x[:1], pad, axis=0)]) if pad else x
@@ -407,7 +445,7 @@ def layer_report(
     return LayerReport(
         loss.forward(pred, y),
         norms,
-        norms / norms[-1],
+        grad_norm_ratios(grads),
         activation_stats(cache),
         saturation_fraction(cache, threshold),
         dead_fraction(unit_activity(cache)),

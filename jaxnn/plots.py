@@ -382,17 +382,27 @@ def optimizer_trajectories(
       levels: number of contour levels, or the levels.
       title: figure title.
       log_levels: space the contour levels logarithmically (for a positive loss).
+
+    Raises:
+      ValueError: a trajectory not of shape ``(steps >= 1, 2)``.
     """
     gx, gy = np.meshgrid(np.linspace(*xlim, 300), np.linspace(*ylim, 300))
     gz = _array(loss(gx, gy))
     if log_levels and isinstance(levels, int):
         positive = gz[gz > 0]
         lo, hi = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+        if lo == hi:  # a flat loss: a decade either side, levels must increase
+            lo, hi = lo / 10, hi * 10
         levels = np.geomspace(lo, hi, levels)
     fig, ax = plt.subplots(figsize=(7.5, 5))
     ax.contour(gx, gy, gz, levels=levels, cmap="Greys", linewidths=0.7)
     for label, points in trajectories.items():
         pts = _array(points)
+        if pts.ndim != 2 or pts.shape[0] < 1 or pts.shape[1] != 2:
+            plt.close(fig)
+            raise ValueError(
+                f"trajectory {label!r} must have shape (steps >= 1, 2); got {pts.shape}."
+            )
         ax.plot(
             pts[:, 0], pts[:, 1], marker=".", markersize=3, linewidth=1, label=label
         )
@@ -439,10 +449,19 @@ def ratio_heatmap(
       cbar_label: colour-bar label.
       annotate: write the exponent in every cell; default when a panel has ≤ 200
         cells.
+
+    Raises:
+      ValueError: a panel whose shape is not ``(len(row_labels), len(col_labels))``.
     """
     logs = {}
+    expected = (len(row_labels), len(col_labels))
     for name, values in panels.items():
         v = _array(values)
+        if v.shape != expected:
+            raise ValueError(
+                f"panel {name!r} must have shape (len(row_labels), len(col_labels))="
+                f"{expected}; got {v.shape}."
+            )
         with np.errstate(divide="ignore", invalid="ignore"):
             logs[name] = np.where(np.isfinite(v) & (v > 0), np.log10(v), np.nan)
     finite = [np.abs(a[np.isfinite(a)]) for a in logs.values()]

@@ -192,6 +192,13 @@ def test_load_errors(kwargs, pattern):
         data.load(name, **kwargs)
 
 
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.bool_])
+def test_load_refuses_a_non_floating_dtype(dtype):
+    # The standardised features were truncated to integers.
+    with pytest.raises(TypeError, match="dtype must be a floating dtype"):
+        data.load("xor", dtype=dtype)
+
+
 def test_head_for_table():
     assert data.head_for("binary") == ("sigmoid", "binary_cross_entropy")
     assert data.head_for("multiclass") == (

@@ -223,3 +223,33 @@ def test_locate_nonfinite_on_network_parameters():
     (b1, (b2_dense, bn, act), out) = params[0], params[1], params[2]
     params = (b1, (b2_dense._replace(w=b2_dense.w.at[0, 0].set(jnp.nan)), bn, act), out)
     assert diagnostics.locate_nonfinite(params) == ["[1][0].w"]
+
+
+def test_bad_inputs_raise_instead_of_broadcasting_or_nan():
+    """float32. Mismatched update trees were broadcast, a zero output gradient gave
+    NaN ratios, an empty data set reported every unit dead, and any threshold or
+    batch size was accepted."""
+    net, params, state, x, _ = _net_and_batch(jnp.float32, activation="relu")
+    grads = jax.tree.map(jnp.ones_like, params)
+    with pytest.raises(ValueError, match=r"1 layer\(s\) in updates and 3 in params"):
+        diagnostics.update_ratios(params, [grads[0]])
+    out = grads[-1]._replace(w=jnp.zeros_like(grads[-1].w))
+    ratios = diagnostics.grad_norm_ratios((*grads[:-1], out))
+    np.testing.assert_array_equal(ratios, [np.inf, np.inf, 0.0])
+    with pytest.raises(ValueError, match="at least one dense layer"):
+        diagnostics.grad_norm_ratios(())
+    with pytest.raises(
+        ValueError, match=r"at least one example; got x.shape=\(0, 64\)"
+    ):
+        diagnostics.dead_unit_fraction(net, params, state, x[:0])
+    for bad in (2.5, True, 0):
+        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+            diagnostics.dead_unit_fraction(net, params, state, x, batch_size=bad)
+    cache = net.forward(params, state, x)[2]
+    for bad in (-1.0, float("nan"), "3"):
+        with pytest.raises(ValueError, match="threshold must be a finite number >= 0"):
+            diagnostics.saturation_fraction(cache, bad)
+    np.testing.assert_array_equal(
+        diagnostics.saturation_fraction(cache, np.float32(3.0)),
+        diagnostics.saturation_fraction(cache, 3.0),
+    )

@@ -104,6 +104,36 @@ def test_optimizer_trajectories_over_contours(tmp_path):
     assert_png(explicit)
 
 
+def test_optimizer_trajectories_flat_loss_and_bad_trajectory(tmp_path):
+    # A constant positive loss made matplotlib refuse equal contour levels; a
+    # trajectory of another shape is refused naming its label.
+    flat = plots.optimizer_trajectories(
+        lambda x, y: np.ones_like(x),
+        {"SGD": np.array([[0.0, 0.0], [0.5, 0.5]])},
+        tmp_path / "flat.png",
+        xlim=(-1, 1),
+        ylim=(-1, 1),
+    )
+    assert_png(flat)
+    for bad in (np.zeros((0, 2)), np.zeros((3, 3)), np.zeros(2)):
+        with pytest.raises(ValueError, match=r"trajectory 'Adam' must have shape"):
+            plots.optimizer_trajectories(
+                lambda x, y: x**2 + y**2,
+                {"Adam": bad},
+                tmp_path / "bad.png",
+                xlim=(-1, 1),
+                ylim=(-1, 1),
+            )
+
+
+def test_ratio_heatmap_refuses_a_panel_of_another_shape(tmp_path):
+    # Three column labels for two columns drew a mislabelled figure.
+    with pytest.raises(ValueError, match=r"panel 'plain'.*\(2, 3\); got \(2, 2\)"):
+        plots.ratio_heatmap(
+            {"plain": np.ones((2, 2))}, ["a", "b"], ["1", "2", "3"], tmp_path / "h.png"
+        )
+
+
 @pytest.mark.parametrize("annotate", [None, False])
 def test_ratio_heatmap_with_nan_and_zero_cells(tmp_path, annotate):
     panels = {
