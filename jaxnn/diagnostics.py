@@ -37,7 +37,7 @@ import numpy as np
 from jaxnn import backprop as _backprop
 from jaxnn._tree import path_str
 from jaxnn._typing import Array, Params, PyTree, State
-from jaxnn.layers import ActivationCache, DenseParams, Layer, PReLUCache
+from jaxnn.layers import ActivationCache, DenseParams, Layer, PReLUCache, _positive_int
 
 __all__ = [
     "ActivationStats",
@@ -361,12 +361,8 @@ def dead_unit_fraction(
     n = x.shape[0]
     if n < 1:
         raise ValueError(f"x must hold at least one example; got x.shape={x.shape}.")
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive int; got {batch_size=}.")
+    if batch_size is not None:
+        _positive_int("batch_size", batch_size)
     if batch_size is None or batch_size >= n:
         return dead_fraction(activity(x))
     num = -(-n // batch_size)
