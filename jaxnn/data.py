@@ -28,6 +28,7 @@ key; training randomness (shuffling, dropout, init) uses explicit jax keys, e.g.
 
 import functools
 import math
+import numbers
 import types
 from typing import NamedTuple
 
@@ -233,8 +234,9 @@ def load(
         A :class:`Dataset` of jax arrays.
 
     Raises:
-        ValueError: an unknown name, ``test_fraction`` outside (0, 1), ``n_samples``
-            for a bundled set, or a split that leaves a side empty.
+        ValueError: an unknown name, ``test_fraction`` outside (0, 1), a ``seed`` or
+            ``n_samples`` that is not an int (``seed`` >= 0), ``n_samples`` for a
+            bundled set, or a split that leaves a side empty.
         TypeError: a ``dtype`` that is not floating.
     """
     if not isinstance(name, str) or name not in TASKS:
@@ -244,11 +246,22 @@ def load(
             f"dtype must be a floating dtype such as jnp.float32; got "
             f"dtype={jnp.dtype(dtype).name} (the features are standardised reals)."
         )
-    if not 0.0 < test_fraction < 1.0:
+    if (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, numbers.Real)
+        or not 0.0 < test_fraction < 1.0
+    ):
         raise ValueError(
             f"test_fraction must be in the open interval (0, 1); got "
-            f"test_fraction={test_fraction}."
+            f"test_fraction={test_fraction!r}."
         )
+    for arg, value in (("seed", seed), ("n_samples", n_samples)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, numbers.Integral)
+        ):
+            raise ValueError(f"{arg} must be an int; got {arg}={value!r}.")
+    if seed < 0:
+        raise ValueError(f"seed must be an int >= 0; got seed={seed!r}.")
     data_seed, split_seed = np.random.SeedSequence(seed).spawn(2)
     raw = _raw(name, np.random.default_rng(data_seed), n_samples)
     rng = np.random.default_rng(split_seed)
@@ -329,7 +342,11 @@ def epoch_indices(key: PRNGKey, n: int, batch_size: int) -> Array:
     Raises:
         ValueError: ``batch_size`` outside [1, n].
     """
-    if not isinstance(batch_size, int | np.integer) or not 1 <= batch_size <= n:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int | np.integer)
+        or not 1 <= batch_size <= n
+    ):
         raise ValueError(
             f"batch_size must be in [1, N] with N={n} examples; got "
             f"batch_size={batch_size!r}."

@@ -184,6 +184,18 @@ def test_n_samples_for_synthetic_sets():
         ({"name": "digits", "n_samples": 100}, r"n_samples=100 for 'digits'"),
         ({"name": "xor", "n_samples": 2}, r"leaves \d+ training and \d+ test examples"),
         ({"name": "spirals", "n_samples": 0}, r"at least 2; got n_samples=0\."),
+        # Python's own errors named nothing here.
+        (
+            {"name": "xor", "n_samples": 100.0},
+            r"n_samples must be an int; got n_samples=100\.0",
+        ),
+        (
+            {"name": "xor", "test_fraction": "0.2"},
+            r"\(0, 1\); got test_fraction='0\.2'",
+        ),
+        ({"name": "xor", "seed": -1}, r"seed must be an int >= 0; got seed=-1"),
+        ({"name": "xor", "seed": 1.5}, r"seed must be an int; got seed=1\.5"),
+        ({"name": ["xor"]}, r"unknown data set \['xor'\]"),
     ],
 )
 def test_load_errors(kwargs, pattern):
@@ -294,7 +306,7 @@ def test_epoch_batches_shuffles_by_key(getkey):
     assert sorted(np.asarray(a).ravel()) == list(range(64))
 
 
-@pytest.mark.parametrize("batch_size", [0, -3, 11, 2.5])
+@pytest.mark.parametrize("batch_size", [0, -3, 11, 2.5, True])
 def test_epoch_batches_rejects_bad_batch_size(getkey, batch_size):
     x, y = _indexed(10)
     pattern = rf"batch_size must be in \[1, N\] with N=10.*batch_size={batch_size}\."
