@@ -123,19 +123,24 @@ RESUMABLE = ("epochs", "resume", "out", "checkpoint_dir", "devices")
 RUN_LONG_SCHEDULES = ("step", "cosine", "warmup_cosine")
 
 
+def _run_steps(args, steps_per_epoch: int) -> int:
+    """The run's length in steps, ``--epochs × steps per epoch`` (at least 1)."""
+    return max(1, args.epochs * steps_per_epoch)
+
+
 def _run_config(args, steps_per_epoch: int) -> dict:
     """What a resumed run must share with its checkpoint (``train.fit``'s config):
     every option but ``RESUMABLE``, and the length of a run-long schedule."""
     config = {k: v for k, v in vars(args).items() if k not in (*RESUMABLE, "func")}
     if args.schedule in RUN_LONG_SCHEDULES:
-        config["schedule_steps"] = max(1, args.epochs * steps_per_epoch)
+        config["schedule_steps"] = _run_steps(args, steps_per_epoch)
     return config
 
 
 def _learning_rate(args, steps_per_epoch: int):
     from jaxnn import optim
 
-    total = max(1, args.epochs * steps_per_epoch)
+    total = _run_steps(args, steps_per_epoch)
     if args.schedule == "constant":
         return args.lr
     if args.schedule == "step":  # halve three times over the run

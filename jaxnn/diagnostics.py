@@ -26,8 +26,6 @@ the last (output) dense layer and ``L`` the loss:
 """
 
 import functools
-import math
-import numbers
 from typing import NamedTuple
 
 import jax
@@ -38,6 +36,7 @@ from jaxnn import backprop as _backprop
 from jaxnn._tree import path_str
 from jaxnn._typing import Array, Params, PyTree, State
 from jaxnn.layers import ActivationCache, DenseParams, Layer, PReLUCache, _positive_int
+from jaxnn.optim import _validate
 
 __all__ = [
     "ActivationStats",
@@ -289,14 +288,7 @@ def saturation_fraction(
     Raises:
       ValueError: ``threshold`` is not a finite number ``>= 0``.
     """
-    if isinstance(threshold, bool) or not (
-        isinstance(threshold, numbers.Real)
-        and math.isfinite(threshold)
-        and threshold >= 0
-    ):
-        raise ValueError(
-            f"threshold must be a finite number >= 0; got threshold={threshold!r}."
-        )
+    _validate.non_negative("threshold", threshold)
     return _stack(
         [
             jnp.mean((jnp.abs(z) > threshold).astype(z.dtype))

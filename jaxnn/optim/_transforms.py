@@ -358,6 +358,7 @@ def scale_by_adam(
     _validate.non_negative("eps", eps)
 
     def init(params):
+        # Two separate buffers, not one shared: a donated state must not alias.
         return ScaleByAdamState(
             count=_zero_count(),
             mu=_zeros_like_params(params),
