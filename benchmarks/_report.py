@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.cells import CONTROL  # noqa: E402
+
 SUMMARY_KEYS = (
     "manual_over_autodiff_median",
     "manual_over_autodiff_max",
@@ -77,6 +79,7 @@ def summarize_run(results: dict) -> dict:
         s["manual_over_autodiff_max"] = float(np.max(ratios))
         worst = cells[int(np.argmax(ratios))]
         s["manual_over_autodiff_worst_cell"] = worst["label"]
+        s.update(_noise(cells, worst))
         steps = [c["ratios"]["step_manual_over_step_autodiff"]["median"] for c in cells]
         s["step_manual_over_step_autodiff_median"] = float(np.median(steps))
         s["step_manual_over_step_autodiff_max"] = float(np.max(steps))
@@ -134,6 +137,28 @@ def summarize_run(results: dict) -> dict:
         s["tiny_manual_over_numpy_best"] = best
     s["targets"] = _targets(s)
     return s
+
+
+def _noise(cells: list[dict], worst: dict) -> dict:
+    """What the machine's noise alone does to a ratio: the A/A control's medians
+    (autodiff against itself, ``control_over_autodiff_*``: their range over the grid
+    and their value in the manual/autodiff worst cell), and how many cells compile
+    manual and autodiff to the same program. Empty for runs made before both were
+    recorded."""
+    key = f"{CONTROL}_over_autodiff"
+    control = [c["ratios"][key]["median"] for c in cells if key in c["ratios"]]
+    if len(control) < len(cells):
+        return {}
+    same = lambda c, k: c.get("same_program", {}).get(k) is True
+    return {
+        "control_over_autodiff_min": float(np.min(control)),
+        "control_over_autodiff_max": float(np.max(control)),
+        "control_in_worst_cell": worst["ratios"][key]["median"],
+        "same_program_cells": sum(same(c, "manual_over_autodiff") for c in cells),
+        "same_program_step_cells": sum(
+            same(c, "step_manual_over_step_autodiff") for c in cells
+        ),
+    }
 
 
 def _targets(s: dict) -> dict:
@@ -206,6 +231,7 @@ def markdown(results: dict) -> str:
     for t in s["targets"].values():
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
         lines.append(f"| {t['what']} | {_fmt(t['value'])} | {met} |")
+    lines += _noise_lines(s)
     cells = results.get("cells", [])
     if cells:
         lines += [
@@ -215,12 +241,14 @@ def markdown(results: dict) -> str:
             "Ratios < 1 favour the numerator. `peer/manual` uses each peer's faster "
             "thread setting. GFLOP/s from `cost_analysis` FLOPs of the program before "
             "XLA's optimisations; `% peak` against a "
-            "square matmul of the cell's width timed in the same rounds.",
+            "square matmul of the cell's width timed in the same rounds. `A/A`: "
+            "autodiff against itself (the noise floor); `≡`: manual and autodiff "
+            "compiled to the same program.",
             "",
-            "| cell | manual | autodiff | custom_vjp | manual/autodiff | "
+            "| cell | manual | autodiff | custom_vjp | manual/autodiff | A/A | "
             "cvjp/autodiff | step m/a | numpy/manual | torch/manual | GFLOP/s | "
             "% peak | temp KiB m/a | trace+compile ms m/a |",
-            "|---|" + "---:|" * 12,
+            "|---|" + "---:|" * 13,
         ]
         for c in cells:
             v, r = c["variants"], c["ratios"]
@@ -237,9 +265,10 @@ def markdown(results: dict) -> str:
             lines.append(
                 f"| {c['label']} | {_us(v['manual']['time_s'])} | "
                 f"{_us(v['autodiff']['time_s'])} | {_us(v['custom_vjp']['time_s'])} | "
-                f"{_ratio(r['manual_over_autodiff'])} | "
+                f"{_ratio(r['manual_over_autodiff'])}{_same(c, 'manual')} | "
+                f"{_ratio(r.get(f'{CONTROL}_over_autodiff'))} | "
                 f"{_ratio(r['custom_vjp_over_autodiff'])} | "
-                f"{_ratio(r['step_manual_over_step_autodiff'])} | "
+                f"{_ratio(r['step_manual_over_step_autodiff'])}{_same(c, 'step_manual')} | "
                 f"{_ratio(r.get('numpy_over_manual'))} | "
                 f"{_ratio(r.get('torch_over_manual'))} | "
                 f"{_fmt(v['manual']['gflops'])} | "
@@ -252,6 +281,27 @@ def markdown(results: dict) -> str:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in results["notes"]]
     lines += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in results["plots"]), ""]
     return "\n".join(lines)
+
+
+def _same(cell: dict, num: str) -> str:
+    """`` ≡`` where ``num`` and its autodiff counterpart are the same program."""
+    den = "step_autodiff" if num.startswith("step_") else "autodiff"
+    same = cell.get("same_program", {}).get(f"{num}_over_{den}")
+    return " ≡" if same else ""
+
+
+def _noise_lines(s: dict) -> list[str]:
+    if "control_over_autodiff_min" not in s:
+        return []
+    return [
+        "",
+        f"Noise: the A/A control (autodiff's program timed twice, in the same rounds) "
+        f"read {s['control_over_autodiff_min']:.3f}–{s['control_over_autodiff_max']:.3f}"
+        f" over the cells, {s['control_in_worst_cell']:.3f} in the manual/autodiff "
+        f"worst cell. Manual and autodiff compile to the same program in "
+        f"{s['same_program_cells']} cells (value-and-grad) and "
+        f"{s['same_program_step_cells']} (Adam step).",
+    ]
 
 
 def _peak_lines(results) -> list[str]:
@@ -431,19 +481,20 @@ def plot_cells(results: dict, out: pathlib.Path) -> list[str]:
     names = [_save(fig, out / "cells_time.png")]
 
     fig, ax = plt.subplots(figsize=(9, height))
-    for k, (key, label) in enumerate(
-        (
-            ("manual_over_autodiff", "manual / autodiff"),
-            ("custom_vjp_over_autodiff", "custom_vjp / autodiff"),
-            ("step_manual_over_step_autodiff", "Adam step: manual / autodiff"),
-        )
-    ):
+    series = [
+        ("manual_over_autodiff", "manual / autodiff"),
+        ("custom_vjp_over_autodiff", "custom_vjp / autodiff"),
+        ("step_manual_over_step_autodiff", "Adam step: manual / autodiff"),
+        (f"{CONTROL}_over_autodiff", "A/A control: autodiff / autodiff"),
+    ]
+    series = [(k, label) for k, label in series if all(k in c["ratios"] for c in cells)]
+    for k, (key, label) in enumerate(series):
         med = np.array([c["ratios"][key]["median"] for c in cells])
         lo = med - np.array([c["ratios"][key]["q25"] for c in cells])
         hi = np.array([c["ratios"][key]["q75"] for c in cells]) - med
         ax.errorbar(
             med,
-            y + (k - 1) * 0.25,
+            y + (k - (len(series) - 1) / 2) * 0.2,
             xerr=[lo, hi],
             fmt="o",
             ms=3,

@@ -10,7 +10,9 @@ asynchronous-dispatch overhead of each call (tens of µs on CPU), which is part 
 is measured.
 """
 
+import hashlib
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -51,6 +53,7 @@ class Analysis(NamedTuple):
     alias_bytes: int | None
     generated_code_bytes: int | None
     ops: int  # instructions of the optimised entry computation: kernels per call
+    program: str | None  # ``program_fingerprint``: equal for identical programs
 
 
 def config_flag(name: str):
@@ -162,6 +165,32 @@ def _count_entry_ops(hlo_text: str) -> int:
     return ops
 
 
+def program_fingerprint(compiled) -> str | None:
+    """A hash of the optimised program, blind to names, source lines and metadata.
+
+    XLA prints the compiled modules canonically (instructions numbered in order,
+    called computations inline, no metadata; every constant in full), the module's
+    and the computations' names are dropped, and the text is hashed: two programs
+    with the same fingerprint run the same kernels in the same order, on the same
+    shapes, layouts and constants, whatever jax function they were traced from.
+    Where a manual and an autodiff program share one, their time ratio can only be
+    noise. ``None`` where this jaxlib does not expose the compiled modules.
+    """
+    try:
+        from jaxlib import _hlo
+
+        options = _hlo.HloPrintOptions.canonical()
+        options.print_large_constants = True
+        options.print_backend_config = True
+        modules = compiled.runtime_executable().hlo_modules()
+        text = "\n".join(m.to_string(options) for m in modules)
+    except (ImportError, AttributeError, NotImplementedError, RuntimeError):
+        return None
+    text = re.sub(r"^HloModule \S+,", "HloModule,", text, flags=re.M)
+    text = re.sub(r"^(ENTRY )?\S+ \{$", r"\1{", text, flags=re.M)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _positive(x) -> float | None:
     return float(x) if isinstance(x, int | float) and x > 0 else None
 
@@ -231,6 +260,7 @@ def analyse(compiled, flops: float | None = None) -> Analysis:
         alias_bytes=m("alias_size_in_bytes"),
         generated_code_bytes=m("generated_code_size_in_bytes"),
         ops=ops,
+        program=program_fingerprint(compiled),
     )
 
 

@@ -10,7 +10,14 @@ it this module times, interleaved round by round:
 - ``step_<mode>``: a full jitted Adam train step (state donated) with each mode;
 - peers, when present: ``numpy`` (hand-written backprop) and ``torch`` (eager autograd);
 - ``peak_matmul``: a square ``width × width`` matmul of the cell's dtype, the peak that
-  the cell's achieved GFLOP/s is compared with under the same load.
+  the cell's achieved GFLOP/s is compared with under the same load;
+- ``autodiff_again``: the autodiff program a second time, as a variant of its own: the
+  A/A control. Its ratio to ``autodiff`` is what the machine's noise alone makes of
+  two identical programs in that cell, beside which manual/autodiff is read.
+
+Each pair compared is also checked for being the *same* compiled program
+(``program_fingerprint``): XLA often optimises the manual and the autodiff backward
+into identical kernels, and then their ratio is noise by construction.
 
 FLOPs, bytes and memory come from XLA (``cost_analysis``, ``memory_analysis``) of the
 compiled programs; compile time is measured apart, on fresh jitted functions.
@@ -38,6 +45,15 @@ from jaxnn import backprop, losses, optim
 MODES = ("manual", "autodiff", "custom_vjp")
 STEPS = tuple(f"step_{m}" for m in MODES)
 JAX_VARIANTS = MODES + STEPS
+CONTROL = "autodiff_again"  # the A/A control: autodiff's program timed twice
+#: (numerator, denominator) of the time ratios of a cell.
+RATIOS = (
+    ("manual", "autodiff"),
+    ("custom_vjp", "autodiff"),
+    ("step_manual", "step_autodiff"),
+    ("step_custom_vjp", "step_autodiff"),
+    (CONTROL, "autodiff"),
+)
 
 
 class Cell(NamedTuple):
@@ -281,6 +297,7 @@ def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
 
     # Group 1: the backward modes (and the peak matmul) interleaved round by round.
     thunks = {m: (lambda f=jitted[m]: f(params, state, x, y)) for m in MODES}
+    thunks[CONTROL] = thunks["autodiff"]
     for s in STEPS:
         thunks[s] = stateful(jitted[s], _copy(carry), x, y)
     peak_flops = None
@@ -350,14 +367,13 @@ def _record(cell: Cell, params, samples, compile_times, compiled) -> dict:
             "analysis": a._asdict(),
             "gflops": a.flops / t.median / 1e9 if a.flops else None,
         }
-    ratios = {}
-    for num, den in (
-        ("manual", "autodiff"),
-        ("custom_vjp", "autodiff"),
-        ("step_manual", "step_autodiff"),
-        ("step_custom_vjp", "step_autodiff"),
-    ):
+    ratios, same_program = {}, {}
+    for num, den in RATIOS:
         ratios[f"{num}_over_{den}"] = ratio_stats(samples[num], samples[den])._asdict()
+        if num in variants:
+            fingerprints = [variants[v]["analysis"]["program"] for v in (num, den)]
+            same = None if None in fingerprints else fingerprints[0] == fingerprints[1]
+            same_program[f"{num}_over_{den}"] = same
     for num, den in (("manual", "autodiff"), ("step_manual", "step_autodiff")):
         c_num, c_den = compile_times[num], compile_times[den]
         key = f"{num}_over_{den}"
@@ -379,6 +395,7 @@ def _record(cell: Cell, params, samples, compile_times, compiled) -> dict:
         "num_params": int(sum(leaf.size for leaf in jax.tree.leaves(params))),
         "variants": variants,
         "ratios": ratios,
+        "same_program": same_program,
         "memory": memory,
     }
 

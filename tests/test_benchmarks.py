@@ -19,7 +19,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks import _peers, _report, _timing, backprop, fd_scaling, memory  # noqa: E402
 from benchmarks._timing import fit_exponent, ratio_stats, summarize  # noqa: E402
-from benchmarks.cells import JAX_VARIANTS, Cell, Settings  # noqa: E402
+from benchmarks.cells import CONTROL, JAX_VARIANTS, RATIOS, Cell, Settings  # noqa: E402
 
 TINY_GRID = [
     Cell(1, 8, 4, "relu", "softmax_cross_entropy", "float32"),
@@ -163,6 +163,15 @@ def _check_json_schema(res, out):
             assert variant["analysis"]["flops"] > 0
             assert variant["analysis"]["ops"] > 0
         assert cell["variants"]["manual"]["analysis"]["temp_bytes"] is not None
+        assert f"{CONTROL}_over_autodiff" in cell["ratios"]  # the A/A control
+        pairs = {f"{n}_over_{d}" for n, d in RATIOS if n in JAX_VARIANTS}
+        assert set(cell["same_program"]) == pairs
+        assert all(isinstance(v, bool) for v in cell["same_program"].values())
+    s = saved["summary"]
+    assert s["control_over_autodiff_min"] <= s["control_in_worst_cell"]
+    assert s["control_in_worst_cell"] <= s["control_over_autodiff_max"]
+    for key in ("same_program_cells", "same_program_step_cells"):
+        assert 0 <= s[key] <= len(TINY_GRID), key
     for key in ("dispatch", "throughput", "fd_scaling", "peak_matmul"):
         assert saved[key], key
     assert saved["dispatch"]["sync"]["per_call_us"]["manual"]["median"] > 0
@@ -202,6 +211,7 @@ def _check_peers_present_or_noted(res):
 def _check_markdown_and_plots(res, out):
     md = (out / "results.md").read_text()
     assert "## Targets" in md and "## Grid" in md
+    assert "Noise: the A/A control" in md and "| A/A |" in md
     from jaxnn import data
 
     steps = data.load("digits", seed=0).x_train.shape[0] // 128  # the sweep's row
@@ -218,6 +228,24 @@ def _check_markdown_and_plots(res, out):
         image = matplotlib.image.imread(path)
         assert image.ndim == 3 and min(image.shape[:2]) > 100
         assert f"]({name})" in md
+
+
+def test_program_fingerprint_ignores_names_and_sees_the_program():
+    """Two jits of the same computation under other names (and source lines) share a
+    fingerprint; another constant or another layout of the same values does not."""
+    import jax
+    import jax.numpy as jnp
+
+    def affine(x, w):
+        return jnp.tanh(x @ w) * 2.0
+
+    x, w = jnp.ones((4, 3)), jnp.ones((3, 5))
+    fp = lambda f, *a: _timing.program_fingerprint(jax.jit(f).lower(*a).compile())
+    base = fp(affine, x, w)
+    assert isinstance(base, str) and base
+    assert fp(lambda a, b: jnp.tanh(a @ b) * 2.0, x, w) == base
+    assert fp(lambda a, b: jnp.tanh(a @ b) * 3.0, x, w) != base
+    assert fp(lambda a, b: jnp.tanh(a @ b).T * 2.0, x, w) != base
 
 
 def test_summary_statistics():
