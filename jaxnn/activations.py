@@ -109,13 +109,34 @@ class Activation(NamedTuple):
 ### Forward functions (jax.nn names and defaults).
 
 
+def _floating(name: str, z: ArrayLike) -> Array:
+    """``z`` as an array; integers and bools are refused, as ``jax.nn.{name}`` does."""
+    z = jnp.asarray(z)
+    if not jnp.issubdtype(z.dtype, jnp.floating):
+        raise TypeError(
+            f"{name}: z must be a floating-point array, as jax.nn.{name} requires; "
+            f"got z.dtype={z.dtype}."
+        )
+    return z
+
+
+def _inexact(z: ArrayLike) -> Array:
+    """``z`` as an array, integers and bools cast to a float as ``jax.nn`` promotes
+    them (64-bit to float64, narrower to float32) before any arithmetic."""
+    z = jnp.asarray(z)
+    if jnp.issubdtype(z.dtype, jnp.inexact):
+        return z
+    return z.astype(jnp.float64 if z.dtype.itemsize == 8 else jnp.float32)
+
+
 def sigmoid(z: ArrayLike) -> Array:
     """Logistic sigmoid ``σ(z) = 1 / (1 + e^−z)``, range (0, 1).
 
     Evaluated as ``1/(1 + e^−|z|)`` for ``z ≥ 0`` and ``e^−|z|/(1 + e^−|z|)`` otherwise,
-    so ``exp`` never overflows. Matches ``jax.nn.sigmoid``.
+    so ``exp`` never overflows. Matches ``jax.nn.sigmoid``, which refuses integer ``z``
+    (``TypeError``).
     """
-    z = jnp.asarray(z)
+    z = _floating("sigmoid", z)
     e = jnp.exp(-jnp.abs(z))  # in (0, 1]: no overflow for either sign
     return jnp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
@@ -159,8 +180,9 @@ def elu(z: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     Matches ``jax.nn.elu``; the derivative at 0 is ``α``.
     """
     z = jnp.asarray(z)
-    # The inner where keeps expm1 of large positive z out of the discarded branch.
-    return jnp.where(z > 0, z, alpha * jnp.expm1(jnp.where(z > 0, 0, z)))
+    # The inner where keeps expm1 of large positive z out of the discarded branch;
+    # its float 0.0 promotes integer z as jax.nn.elu's does.
+    return jnp.where(z > 0, z, alpha * jnp.expm1(jnp.where(z > 0, 0.0, z)))
 
 
 def gelu(z: ArrayLike, approximate: bool = True) -> Array:
@@ -168,9 +190,10 @@ def gelu(z: ArrayLike, approximate: bool = True) -> Array:
 
     With ``approximate=True`` (``jax.nn``'s default) it uses the tanh approximation
     ``z/2·(1 + tanh(√(2/π)(z + 0.044715 z³)))``; with ``approximate=False`` the exact
-    ``z/2·erfc(−z/√2)``. Matches ``jax.nn.gelu``.
+    ``z/2·erfc(−z/√2)``. Matches ``jax.nn.gelu``, which casts integer ``z`` to a float
+    first (``z³`` of an int32 would wrap around).
     """
-    z = jnp.asarray(z)
+    z = _inexact(z)
     if approximate:
         cdf = 0.5 * (1.0 + jnp.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z**3)))
         return z * cdf
@@ -192,8 +215,9 @@ def softplus(z: ArrayLike) -> Array:
 
 
 def silu(z: ArrayLike) -> Array:
-    """Sigmoid linear unit (swish) ``z·σ(z)``. Matches ``jax.nn.silu``."""
-    z = jnp.asarray(z)
+    """Sigmoid linear unit (swish) ``z·σ(z)``. Matches ``jax.nn.silu`` (integer ``z``:
+    ``TypeError``)."""
+    z = _floating("silu", z)
     return z * sigmoid(z)
 
 
@@ -286,6 +310,11 @@ def _identity_bwd(z, y, dy):
 
 def _softmax_bwd(z, y, dy, *, axis):
     del z
+    if not -dy.ndim <= axis < dy.ndim:  # axis % ndim would pick another axis
+        raise ValueError(
+            f"softmax: axis must be in [{-dy.ndim}, {dy.ndim}) for dy of shape "
+            f"{tuple(dy.shape)}; got axis={axis}."
+        )
     # J = diag(y) − y yᵀ, so Jᵀ dy = y ⊙ (dy − ⟨dy, y⟩), the sum in dy's dtype.
     inner = sum_in_dtype(dy * y, (axis % dy.ndim,), keepdims=True)
     return y * (dy - inner)

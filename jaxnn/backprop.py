@@ -10,14 +10,24 @@ differences (``jaxnn.gradcheck.numerical_grad``).
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero, custom_vjp_primal_tree_values
 
 from jaxnn import losses as _losses
-from jaxnn._tree import tree_zeros_like
 from jaxnn.layers import Layer
 
 
 def _loss(loss) -> _losses.Loss:
     return loss if isinstance(loss, _losses.Loss) else _losses.get(loss)
+
+
+def _layer(name: str, layer) -> Layer:
+    if not isinstance(layer, Layer):
+        raise TypeError(
+            f"{name} must be a jaxnn.layers.Layer (init, forward, backward); "
+            f"got {name}={layer!r}."
+        )
+    return layer
 
 
 def value_and_grad(model: Layer, loss) -> Callable:
@@ -32,6 +42,7 @@ def value_and_grad(model: Layer, loss) -> Callable:
       grads)``, the signature of ``jax.value_and_grad(..., has_aux=True)``; ``grads``
       has the structure of ``params``.
     """
+    model = _layer("model", model)
     loss = _loss(loss)
 
     def fn(params, state, x, y, *, train=True, key=None):
@@ -47,6 +58,7 @@ def value_and_grad(model: Layer, loss) -> Callable:
 
 def autodiff_value_and_grad(model: Layer, loss) -> Callable:
     """The same function as ``value_and_grad``, differentiated by ``jax.value_and_grad``."""
+    model = _layer("model", model)
     loss = _loss(loss)
 
     def fn(params, state, x, y, *, train=True, key=None):
@@ -65,9 +77,16 @@ def custom_vjp(layer: Layer) -> Callable:
     Returns:
       ``apply(params, state, x, *, train=False, key=None) -> (y, new_state)``, a
       ``jax.custom_vjp`` function whose VJP with respect to ``(params, x)`` is
-      ``layer.backward``. The state output (running statistics) carries no gradient,
-      as in autodiff of the plain forward pass.
+      ``layer.backward``. ``new_state`` (running statistics) is returned as if under
+      ``stop_gradient``, as ``autodiff_value_and_grad`` returns it as auxiliary data:
+      a cotangent for it is dropped.
+
+    Raises:
+      TypeError: ``layer`` is not a ``Layer``.
+      ValueError: (from ``apply``, when traced) differentiation with respect to
+        ``state``, which ``layer.backward`` has no rule for.
     """
+    layer = _layer("layer", layer)
 
     def apply(params, state, x, *, train=False, key=None):
         @jax.custom_vjp
@@ -76,16 +95,28 @@ def custom_vjp(layer: Layer) -> Callable:
             return y, new_state
 
         def f_fwd(params, state, x, key):
+            # symbolic_zeros: every leaf comes as (value, perturbed); a perturbed
+            # state leaf is one that jax.grad differentiates with respect to.
+            if any(leaf.perturbed for leaf in jax.tree.leaves(state)):
+                raise ValueError(
+                    "custom_vjp: the layer's backward gives gradients with respect "
+                    "to (params, x) only, not state; differentiate with respect to "
+                    "params or x, or use autodiff for the state."
+                )
+            params, state, x, key = custom_vjp_primal_tree_values(
+                (params, state, x, key)
+            )
             y, new_state, cache = layer.forward(params, state, x, train=train, key=key)
-            return (y, new_state), (cache, tree_zeros_like(state))
+            return (y, new_state), cache
 
-        def f_bwd(residuals, cotangents):
-            cache, zero_state = residuals
+        def f_bwd(cache, cotangents):
             dy, _ = cotangents
+            if isinstance(dy, SymbolicZero):  # y unused by the objective
+                dy = jnp.zeros(dy.shape, dy.dtype)
             dparams, dx = layer.backward(cache, dy)
-            return dparams, zero_state, dx, None
+            return dparams, None, dx, None
 
-        f.defvjp(f_fwd, f_bwd)
+        f.defvjp(f_fwd, f_bwd, symbolic_zeros=True)
         return f(params, state, x, key)
 
     return apply

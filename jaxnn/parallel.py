@@ -23,6 +23,8 @@ from collections.abc import Callable
 import jax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from jaxnn.layers import _positive_int
+
 AXIS = "data"
 
 
@@ -47,8 +49,14 @@ def placer(m: Mesh, batch_size: int) -> Callable:
     batch axis (1) is split over the mesh.
 
     Raises:
-      ValueError: ``batch_size`` is not divisible by the number of devices.
+      TypeError: ``m`` is not a ``Mesh``.
+      ValueError: ``batch_size`` is not a positive int or not divisible by the number
+        of devices; ``place`` raises it for ``xb``/``yb`` whose axis 1 is not
+        ``batch_size``.
     """
+    if not isinstance(m, Mesh):
+        raise TypeError(f"m must be a jax.sharding.Mesh (see mesh()); got m={m!r}.")
+    batch_size = _positive_int("batch_size", batch_size)
     n = m.devices.size
     if batch_size % n:
         raise ValueError(
@@ -59,6 +67,12 @@ def placer(m: Mesh, batch_size: int) -> Callable:
     sharded = NamedSharding(m, PartitionSpec(None, AXIS))
 
     def place(state, xb, yb):
+        for name, a in (("xb", xb), ("yb", yb)):
+            if a.ndim < 2 or a.shape[1] != batch_size:
+                raise ValueError(
+                    f"{name} must be stacked batches (num_batches, batch_size="
+                    f"{batch_size}, ...); got {name}.shape={tuple(a.shape)}."
+                )
         state = jax.device_put(state, replicated)
         return state, jax.device_put(xb, sharded), jax.device_put(yb, sharded)
 

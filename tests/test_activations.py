@@ -327,3 +327,34 @@ def test_softplus_at_infinities_matches_jax(dtype):
     manual = act.backward(z, act.forward(z), ones)
     for grad in (auto, manual):
         np.testing.assert_array_equal(grad, jnp.array([1, 0, 0.5, 1, 0], dtype))
+
+
+@pytest.mark.parametrize("int_dtype", [jnp.int32, jnp.int64], ids=["int32", "int64"])
+@pytest.mark.parametrize(("name", "hparams"), CASES, ids=CASE_IDS)
+def test_integer_input_follows_jax_nn(name, hparams, int_dtype):
+    # Integer z: where jax.nn refuses it (sigmoid, silu: lax.logistic), so does the
+    # activation, naming z's dtype; elsewhere the dtype and values are jax.nn's
+    # (gelu casts to float first: z³ of an int32 2000 wraps around).
+    z = jnp.array([[-2000, -3, 0, 1, 3, 2000]] * 2, int_dtype)
+    act = activations.get(name, **hparams)
+    try:
+        y_ref = getattr(jax.nn, name)(z, **hparams)
+    except TypeError:
+        with pytest.raises(TypeError, match=f"z must be a floating.*z.dtype={z.dtype}"):
+            act.forward(z)
+        return
+    y = act.forward(z)
+    assert y.dtype == y_ref.dtype
+    rtol = RTOL_VALUES[jnp.float64 if y.dtype == jnp.float64 else jnp.float32]
+    np.testing.assert_allclose(y, y_ref, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("axis", [2, -3])
+def test_softmax_backward_refuses_an_axis_out_of_range(axis):
+    # float32 (8, 17): like the forward (jnp.max), the backward names the axis
+    # instead of reducing over axis % ndim, another axis.
+    z, dy, results = table_results(jnp.float32)
+    act = activations.get("softmax", axis=axis)
+    z, y, dy = (jnp.asarray(a, jnp.float32) for a in (z, results["softmax"][0], dy))
+    with pytest.raises(ValueError, match=rf"axis must be in \[-2, 2\).*axis={axis}"):
+        act.backward(z, y, dy)

@@ -2,14 +2,20 @@
 
 import gc
 import itertools
+import os
+import re
+import subprocess
+import sys
+import textwrap
 import weakref
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _messages import assert_names_argument
 
-from jaxnn import activations, backprop, gradcheck, losses, models, optim
+from jaxnn import activations, backprop, gradcheck, losses, models, optim, parallel
 from jaxnn._tree import tree_cast
 
 # (loss, output activation) pairings of the module's table, plus its own σ + MSE.
@@ -236,6 +242,42 @@ def test_custom_vjp_uses_the_layers_backward_not_autodiff():
     np.testing.assert_allclose(got.w, 2 * want.w, rtol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_custom_vjp_refuses_gradients_with_respect_to_state(dtype):
+    """The layers' backward has no rule for the state (batch_norm's running
+    statistics, used when train=False): jax.grad with respect to it is refused
+    rather than given as zeros, while the params' gradient is unchanged."""
+    case = dict(MODEL_FOR_JIT, dropout=False)
+    model, _, params, state, x, _, _ = _problem(case, dtype)
+    apply = backprop.custom_vjp(model)
+    autodiff = jax.grad(lambda s: model.forward(params, s, x)[0].sum())(state)
+    assert any(np.any(leaf != 0) for leaf in jax.tree.leaves(autodiff))
+    with pytest.raises(ValueError, match="not state"):
+        jax.grad(lambda s: apply(params, s, x)[0].sum())(state)
+    with pytest.raises(ValueError, match="not state"):
+        jax.grad(lambda p, s: apply(p, s, x)[0].sum(), argnums=(0, 1))(params, state)
+    got = jax.grad(lambda p: apply(p, state, x)[0].sum())(params)
+    want = jax.grad(lambda p: model.forward(p, state, x)[0].sum())(params)
+    _assert_same_tree(got, want)
+    assert (
+        gradcheck.relative_error(got, want) <= gradcheck.RTOL_VJP[jnp.dtype(dtype).name]
+    )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [backprop.value_and_grad, backprop.autodiff_value_and_grad, backprop.custom_vjp],
+)
+@pytest.mark.parametrize("bad", ["mlp", None, models.mlp([3]).forward])
+def test_backprop_refuses_what_is_not_a_layer(build, bad):
+    """No arrays: a model that is not a Layer is named when the function is built."""
+    args = (bad,) if build is backprop.custom_vjp else (bad, "mse")
+    name = "layer" if build is backprop.custom_vjp else "model"
+    with pytest.raises(TypeError) as info:
+        build(*args)
+    assert_names_argument(str(info.value), name, repr(bad), "jaxnn.layers.Layer")
+
+
 # ### the module's own two-layer example (section 6.1) ###############################
 
 
@@ -431,3 +473,91 @@ def test_batch_norm_mlp_has_no_bias_before_batch_norm_and_adam_paths_agree():
     manual = jax.jit(lambda: train(backprop.value_and_grad(net, loss)))()
     auto = jax.jit(lambda: train(backprop.autodiff_value_and_grad(net, loss)))()
     assert gradcheck.relative_error(manual, auto) < 1e-5
+
+
+# ### data parallelism (jaxnn.parallel) #############################################
+
+
+@pytest.mark.parametrize("bad", [0, -4, 8.0, "8", None, True])
+def test_placer_refuses_a_batch_size_that_is_not_a_positive_int(bad):
+    """No arrays; one device, where every positive batch size divides."""
+    with pytest.raises(ValueError) as info:
+        parallel.placer(parallel.mesh(1), bad)
+    assert_names_argument(str(info.value), "batch_size", repr(bad), "positive int")
+
+
+def test_placer_refuses_what_is_not_a_mesh_and_unstacked_batches():
+    """float32 batches on one device: axis 1 must be the placer's batch size, not
+    sharded whatever it is (a single (batch, features) batch, another size)."""
+    with pytest.raises(TypeError, match=r"m must be a jax.sharding.Mesh.*got m='data'"):
+        parallel.placer("data", 8)
+    place = parallel.placer(parallel.mesh(1), 8)
+    state = {"w": jnp.ones(3, jnp.float32)}
+    for name, xb, yb in [
+        ("xb", jnp.ones((8, 5), jnp.float32), jnp.ones((1, 8), jnp.float32)),
+        ("xb", jnp.ones((2, 4, 5), jnp.float32), jnp.ones((2, 4), jnp.float32)),
+        ("yb", jnp.ones((2, 8, 5), jnp.float32), jnp.ones((8,), jnp.float32)),
+    ]:
+        shape = (xb if name == "xb" else yb).shape
+        with pytest.raises(ValueError, match=rf"{name}\.shape={re.escape(str(shape))}"):
+            place(state, xb, yb)
+    _, xb, yb = place(state, jnp.ones((2, 8, 5), jnp.float32), jnp.ones((2, 8)))
+    assert xb.shape == (2, 8, 5) and yb.shape == (2, 8)
+
+
+PARALLEL_SCRIPT = textwrap.dedent(
+    """
+    import jax
+    jax.config.update("jax_num_cpu_devices", 4)
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import numpy as np
+    from jaxnn import backprop, gradcheck, models, parallel
+
+    assert len(jax.devices()) == 4
+    mesh = parallel.mesh(4)
+    try:
+        parallel.placer(mesh, 6)
+        raise SystemExit("batch_size=6 over 4 devices was accepted")
+    except ValueError as e:
+        assert "divisible by the number of devices (4)" in str(e), e
+        assert "batch_size=6" in str(e), e
+    place = parallel.placer(mesh, 8)
+    model = models.mlp([5, 3], batch_norm=True)
+    _, params, state = model.init(jax.random.key(0), (4,))
+    params = jax.tree.map(lambda a: a.astype(jnp.float64), params)
+    state = jax.tree.map(lambda a: a.astype(jnp.float64), state)
+    rng = np.random.default_rng(0)
+    xb = jnp.asarray(rng.normal(size=(2, 8, 4)))
+    yb = jnp.asarray(rng.integers(0, 3, size=(2, 8)))
+    (params_s, state_s), xs, ys = place((params, state), xb, yb)
+    assert len(xs.addressable_shards) == 4
+    assert {s.data.shape for s in xs.addressable_shards} == {(2, 2, 4)}
+    loss = "softmax_cross_entropy_with_integer_labels"
+    for build in (backprop.value_and_grad, backprop.autodiff_value_and_grad):
+        fn = jax.jit(build(model, loss))
+        sharded = fn(params_s, state_s, xs[0], ys[0])
+        single = fn(params, state, xb[0], yb[0])
+        # batch_norm's statistics and the loss's mean span the whole batch.
+        err = gradcheck.relative_error(sharded, single)
+        assert err <= 1e-12, (build.__name__, err)
+    print("parallel ok")
+    """
+)
+
+
+def test_data_parallel_value_and_grad_on_4_devices_equals_one_device():
+    """float64, 4 simulated CPU devices (a subprocess: set before jax starts): a
+    batch size that does not divide is refused; the placed batch is split in 4 along
+    its batch axis, and the manual and autodiff loss, batch_norm state and gradients
+    of it equal the one-device ones (the cross-device reductions are whole-batch)."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    proc = subprocess.run(
+        [sys.executable, "-c", PARALLEL_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "parallel ok" in proc.stdout
