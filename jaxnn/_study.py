@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnn import backprop, diagnostics, initializers, models
+from jaxnn.checkpoint import _write_atomically
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu")
 #: Initializer labels and the ``jaxnn.initializers`` factories they stand for.
@@ -300,7 +301,7 @@ def write_report(result: StudyResult, out) -> dict[str, pathlib.Path]:
         ],
     }
     json_path = out / "results.json"
-    json_path.write_text(json.dumps(payload, indent=2))
+    _write_atomically(json_path, json.dumps(payload, indent=2).encode())
     text = [
         "# Vanishing and exploding gradients: jaxnn diagnose",
         "",
@@ -334,7 +335,7 @@ def write_report(result: StudyResult, out) -> dict[str, pathlib.Path]:
         "",
     ]
     report = out / "report.md"
-    report.write_text("\n".join(text))
+    _write_atomically(report, "\n".join(text).encode())
     return {"report": report, "json": json_path, "heatmap": heatmap, "curves": curves}
 
 

@@ -37,7 +37,7 @@ import operator
 import os
 import pathlib
 import re
-import tempfile
+import secrets
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -49,13 +49,15 @@ import safetensors.numpy
 
 from jaxnn._tree import path_str
 from jaxnn._typing import PyTree
+from jaxnn.layers import _positive_int
 
 FORMAT = "jaxnn.checkpoint"
 FORMAT_VERSION = 1
 
 _PREFIX = "ckpt_"
 _SUFFIX = ".safetensors"
-_FINAL_RE = re.compile(r"^ckpt_(\d{8,})\.safetensors$")
+# Exactly the names _path_for writes: 8 digits, more only without a leading zero.
+_FINAL_RE = re.compile(r"^ckpt_(\d{8}|[1-9]\d{8,})\.safetensors$")
 _TMP_PREFIX = ".tmp-ckpt_"
 
 # safetensors dtype codes -> numpy dtypes (ml_dtypes' via jnp for the narrow floats).
@@ -76,6 +78,9 @@ _SAFETENSORS_DTYPES = {
     "C64": np.dtype(np.complex64),
     "F8_E4M3": np.dtype(jnp.float8_e4m3fn),
     "F8_E5M2": np.dtype(jnp.float8_e5m2),
+    "F8_E4M3FNUZ": np.dtype(jnp.float8_e4m3fnuz),
+    "F8_E5M2FNUZ": np.dtype(jnp.float8_e5m2fnuz),
+    "F8_E8M0": np.dtype(jnp.float8_e8m0fnu),
 }
 
 
@@ -126,7 +131,10 @@ def _leaf_spec(leaf) -> tuple[str, tuple[int, ...]]:
     """The (dtype name, shape) a leaf is stored or expected with."""
     if not hasattr(leaf, "dtype") or not hasattr(leaf, "shape"):
         leaf = jnp.asarray(leaf)  # Python scalars take jax's canonical dtype.
-    return str(leaf.dtype), tuple(int(d) for d in leaf.shape)
+    dtype = leaf.dtype
+    if isinstance(dtype, np.dtype):  # stored little-endian whatever the byte order
+        dtype = dtype.newbyteorder("=")
+    return str(dtype), tuple(int(d) for d in leaf.shape)
 
 
 def _to_numpy(leaf) -> np.ndarray:
@@ -134,7 +142,10 @@ def _to_numpy(leaf) -> np.ndarray:
         leaf = jax.random.key_data(leaf)
     elif not hasattr(leaf, "dtype"):
         leaf = jnp.asarray(leaf)
-    return np.asarray(leaf, order="C")
+    array = np.asarray(leaf, order="C")
+    # safetensors byte-swaps big-endian arrays; do it first so the checksum sees the
+    # bytes that are written.
+    return array.astype(array.dtype.newbyteorder("<"), copy=False)
 
 
 def _sha256(arrays: Iterable[np.ndarray]) -> str:
@@ -160,6 +171,11 @@ def _serialize(step: int, tree: PyTree, metadata: dict) -> bytes:
             entry["impl"] = str(jax.random.key_impl(leaf))
         leaves.append(entry)
         tensors[name] = _to_numpy(leaf)
+        if tensors[name].dtype not in _SAFETENSORS_DTYPES.values():
+            raise ValueError(
+                f"leaf {name} has dtype {dtype}, which a checkpoint cannot store; "
+                f"supported: {sorted(str(d) for d in _SAFETENSORS_DTYPES.values())}."
+            )
     header = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -191,7 +207,13 @@ def _remove_temporaries(directory: pathlib.Path) -> None:
 
 
 def _write_atomically(path: pathlib.Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+    """Write ``path`` so that it holds either its old bytes or ``data``, never part.
+
+    The temporary file is ``.tmp-{name}-{random}`` beside it, created with mode 0o666
+    less the umask, as ``open`` would (``tempfile.mkstemp`` would give 0o600).
+    """
+    tmp = path.with_name(f".tmp-{path.name}-{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -232,14 +254,14 @@ def save(
         The path of the written checkpoint file.
 
     Raises:
-        ValueError: ``keep < 1``, a negative step, metadata that JSON cannot encode, or
-            two leaves with the same path string.
+        ValueError: ``keep`` not a positive int, a negative step, metadata that JSON
+            cannot encode, two leaves with the same path string, or a leaf dtype that
+            safetensors cannot store (e.g. ``complex128``, ``int4``).
     """
     step = operator.index(step)
     if step < 0:
         raise ValueError(f"step must be a non-negative integer; got step={step}.")
-    if keep < 1:
-        raise ValueError(f"keep must be at least 1; got keep={keep}.")
+    _positive_int("keep", keep)
     metadata = {} if metadata is None else metadata
     try:
         json.dumps(metadata)
@@ -248,7 +270,10 @@ def save(
     data = _serialize(step, tree, metadata)
 
     directory = pathlib.Path(directory)
+    created = [d for d in (directory, *directory.parents) if not d.exists()]
     directory.mkdir(parents=True, exist_ok=True)
+    for new in reversed(created):  # make each new directory's own entry durable
+        _fsync_directory(new.parent)
     _remove_temporaries(directory)
     path = _path_for(directory, step)
     _write_atomically(path, data)
@@ -267,6 +292,7 @@ def save(
 class _Contents(NamedTuple):
     tensors: dict[str, np.ndarray]
     version: int
+    step: int
     leaves: list[dict]
     sha256: str
     metadata: dict
@@ -283,6 +309,13 @@ def _parse(data: bytes) -> _Contents:
     if header.get("format") != FORMAT:
         raise ValueError(f"no {FORMAT!r} format tag in the header")
     leaves = json.loads(header["leaves"])
+    for leaf in leaves:
+        fields = [leaf["path"], leaf["dtype"], leaf.get("impl", "")]
+        if not all(isinstance(f, str) for f in fields) or not (
+            isinstance(leaf["shape"], list)
+            and all(isinstance(d, int) for d in leaf["shape"])
+        ):
+            raise ValueError(f"malformed leaf entry {leaf}")
     names = [leaf["path"] for leaf in leaves]
     if sorted(names) != sorted(tensors):
         raise ValueError(
@@ -296,12 +329,16 @@ def _parse(data: bytes) -> _Contents:
                 f"leaf {leaf['path']} is recorded with shape {leaf['shape']} "
                 f"but stored with shape {stored}"
             )
+    metadata = json.loads(header["metadata"])
+    if not isinstance(metadata, dict):
+        raise ValueError(f"its metadata {metadata!r} is not a dict")
     return _Contents(
         tensors=tensors,
         version=int(header["format_version"]),
+        step=int(header["step"]),
         leaves=leaves,
         sha256=str(header["sha256"]),
-        metadata=json.loads(header["metadata"]),
+        metadata=metadata,
     )
 
 
@@ -317,10 +354,12 @@ def _read(path: pathlib.Path) -> _Contents:
         raise ValueError(
             f"checkpoint file {path} is truncated or corrupted: {err}"
         ) from err
-    if contents.version > FORMAT_VERSION:
+    if not 1 <= contents.version <= FORMAT_VERSION:
+        newer = contents.version > FORMAT_VERSION
         raise ValueError(
             f"checkpoint file {path} has format version {contents.version}; this "
-            f"jaxnn reads versions up to {FORMAT_VERSION}. Upgrade jaxnn to restore it."
+            f"jaxnn reads versions 1 to {FORMAT_VERSION}."
+            + (" Upgrade jaxnn to restore it." if newer else "")
         )
     digest = _sha256(contents.tensors[leaf["path"]] for leaf in contents.leaves)
     if digest != contents.sha256:
@@ -359,6 +398,13 @@ def _check_structure(path: pathlib.Path, saved: list[dict], target_flat: list) -
                 f"{path_str(p)} has dtype {entry['dtype']} in the checkpoint but "
                 f"{dtype} in the target."
             )
+        impl = str(jax.random.key_impl(leaf)) if _is_key(leaf) else None
+        if entry.get("impl") != impl:
+            raise ValueError(
+                f"checkpoint file {path} does not match the target: leaf "
+                f"{path_str(p)} has PRNG implementation {entry.get('impl')} in the "
+                f"checkpoint but {impl} in the target."
+            )
 
 
 def _restore_leaf(entry: dict, data: np.ndarray, target):
@@ -391,11 +437,17 @@ def restore(
     Raises:
         FileNotFoundError: the directory holds no checkpoint, or none for ``step``;
             the message lists the available steps.
-        ValueError: the file is truncated or corrupted, fails its checksum, or does not
+        NotADirectoryError: ``directory`` is a file.
+        ValueError: the file is truncated or corrupted, fails its checksum, has an
+            unknown format version or the step of another file name, or does not
             match ``target`` (the message names the file and the first differing leaf).
     """
     directory = pathlib.Path(directory)
     steps = all_steps(directory)
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(
+            f"checkpoint directory {directory} is a file, not a directory."
+        )
     if not directory.is_dir():
         raise FileNotFoundError(f"checkpoint directory {directory} does not exist.")
     if not steps:
@@ -411,6 +463,11 @@ def restore(
             f"exist); available steps: {steps}."
         )
     contents = _read(path)
+    if contents.step != step:
+        raise ValueError(
+            f"checkpoint file {path} records step {contents.step}, not the step "
+            f"{step} of its name; it was renamed or copied there."
+        )
     target_flat, treedef = jax.tree_util.tree_flatten_with_path(target)
     _check_structure(path, contents.leaves, target_flat)
     leaves = [

@@ -5,6 +5,7 @@ Exit codes: 0 on success, 1 when a check fails, 2 on bad arguments (one-line rea
 
 import argparse
 import json
+import pathlib
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +19,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _check_output_dir(flag: str, path: str) -> None:
+    """``path`` is a directory or can be made one: no file at it or above it."""
+    path = pathlib.Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "" if p == path else f": {p}"
+                raise UsageError(
+                    f"{flag} {path}{where} is a file; expected a directory"
+                )
+            return
+
+
+def _write_json(path: pathlib.Path, payload: dict) -> None:
+    """Write ``payload`` to ``path`` atomically: never a half-written file."""
+    from jaxnn.checkpoint import _write_atomically
+
+    _write_atomically(path, json.dumps(payload, indent=2).encode())
+
+
 # ### check ##########################################################################
 
 
@@ -26,6 +47,12 @@ def _fmt(value) -> str:
 
 
 def cmd_check(args) -> int:
+    if args.json:  # before the run, not after it
+        path = pathlib.Path(args.json)
+        if path.is_dir():
+            raise UsageError(f"--json {path} is a directory; expected a file")
+        if not path.parent.is_dir():
+            raise UsageError(f"--json {path}: {path.parent} is not a directory")
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -67,8 +94,7 @@ def cmd_check(args) -> int:
             "jax_version": jax.__version__,
             "rows": [r._asdict() for r in rows],
         }
-        with open(args.json, "w") as f:
-            json.dump(payload, f, indent=2)
+        _write_json(pathlib.Path(args.json), payload)
     return 1 if failed else 0
 
 
@@ -100,6 +126,13 @@ def _non_negative_int(text):
         raise argparse.ArgumentTypeError(f"expected an int; got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an int ≥ 0; got {text}")
+    return value
+
+
+def _seed(text):
+    value = _non_negative_int(text)
+    if value > 2**63 - 2:  # jax.random.key takes an int64; the check uses seed + 1
+        raise argparse.ArgumentTypeError(f"expected an int ≤ 2**63 - 2; got {text}")
     return value
 
 
@@ -187,7 +220,6 @@ def _metric_name(record: dict) -> str:
 
 
 def cmd_train(args) -> int:
-    import pathlib
     import time
 
     import jax
@@ -214,8 +246,8 @@ def cmd_train(args) -> int:
     if args.resume and not args.checkpoint_dir:
         raise UsageError("--resume needs --checkpoint-dir")
     for flag, path in (("--out", args.out), ("--checkpoint-dir", args.checkpoint_dir)):
-        if path and pathlib.Path(path).exists() and not pathlib.Path(path).is_dir():
-            raise UsageError(f"{flag} {path} is a file; expected a directory")
+        if path:
+            _check_output_dir(flag, path)
     place = None
     if args.devices is not None:
         if args.devices > len(jax.devices()):
@@ -309,7 +341,7 @@ def cmd_train(args) -> int:
         "final": final,
         "train_seconds": seconds,
     }
-    (out / "metrics.json").write_text(json.dumps(payload, indent=2))
+    _write_json(out / "metrics.json", payload)
     if history:
         plots.training_curves(
             history,
@@ -337,6 +369,7 @@ def cmd_train(args) -> int:
 def cmd_diagnose(args) -> int:
     from jaxnn import _study
 
+    _check_output_dir("--out", args.out)
     return _study.command(quick=args.quick, out=args.out)
 
 
@@ -358,7 +391,14 @@ def _activation_names():
 def _initializer_names():
     from jaxnn import initializers
 
-    return initializers.NAMES
+    def needs_no_hyperparameter(name):  # the command line cannot pass one
+        try:
+            initializers.get(name)
+        except TypeError:
+            return False
+        return True
+
+    return tuple(filter(needs_no_hyperparameter, initializers.NAMES))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -406,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=_non_negative_int, default=20)
     tr.add_argument("--batch-size", type=_positive(int), default=64)
     tr.add_argument("--backward", default="manual", choices=("manual", "autodiff"))
-    tr.add_argument("--seed", type=_non_negative_int, default=0)
+    tr.add_argument("--seed", type=_seed, default=0)
     tr.add_argument("--devices", type=_positive(int), default=None)
     tr.add_argument("--checkpoint-dir", default=None)
     tr.add_argument("--resume", action="store_true")

@@ -6,6 +6,7 @@ The full self-test runs in `make demo`; here a reduced set of items keeps the su
 import json
 
 import jax
+import numpy as np
 import pytest
 
 from jaxnn import _selfcheck, cli
@@ -70,3 +71,69 @@ def test_check_exits_1_on_a_wrong_backward(monkeypatch, capsys):
 def test_check_rejects_unknown_dtype(capsys):
     assert cli.main(["check", "--dtype", "float16"]) == 2
     assert "invalid choice: 'float16'" in capsys.readouterr().err
+
+
+def test_check_json_path_is_checked_before_the_run(monkeypatch, tmp_path, capsys):
+    """A --json that cannot be written is a usage error (2) before the long run."""
+    calls = []
+    monkeypatch.setattr(_selfcheck, "run", lambda *a, **k: calls.append(a) or iter(()))
+    for path, reason in [
+        (tmp_path / "missing" / "x.json", f"{tmp_path / 'missing'} is not a directory"),
+        (tmp_path, f"--json {tmp_path} is a directory; expected a file"),
+    ]:
+        assert cli.main(["check", "--quick", "--json", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert reason in err and len(err.splitlines()) == 1, err
+    assert calls == []
+
+
+def test_check_json_is_never_left_half_written(monkeypatch, tmp_path):
+    """A failure while encoding the rows leaves the previous file whole."""
+    row = _selfcheck.Row("loss", "mse", "float32", np.float32(1e-7), None, True)
+    monkeypatch.setattr(_selfcheck, "run", lambda *a, **k: iter([row]))
+    out = tmp_path / "check.json"
+    out.write_text('{"previous": true}')
+    cli.main(["check", "--json", str(out)])  # np.float32 is not JSON serialisable
+    assert json.loads(out.read_text()) == {"previous": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["check.json"]
+
+
+# `jaxnn train` argument checks that need no training run (the others are in
+# tests/test_train.py).
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--seed", str(2**63 - 1)], f"expected an int ≤ 2**63 - 2; got {2**63 - 1}"),
+        (["--seed", str(2**70)], f"expected an int ≤ 2**63 - 2; got {2**70}"),
+        (["--out", f"{__file__}/sub"], f"{__file__} is a file; expected a directory"),
+        (
+            ["--checkpoint-dir", f"{__file__}/a/b"],
+            f"--checkpoint-dir {__file__}/a/b: {__file__} is a file",
+        ),
+    ],
+)
+def test_train_bad_seed_or_output_under_a_file_exits_2_before_training(
+    monkeypatch, tmp_path, argv, reason, capsys
+):
+    from jaxnn import train
+
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("fit was called"))
+    argv = ["train", "--data", "xor", "--hidden", "4", "--out", str(tmp_path), *argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert reason in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_train_init_choices_are_the_initializers_it_can_build(capsys):
+    """``constant`` needs a value the command line cannot pass: not offered."""
+    from jaxnn import initializers
+
+    assert cli.main(["train", "--init", "constant"]) == 2
+    assert "invalid choice: 'constant'" in capsys.readouterr().err
+    train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
+    (init,) = [a for a in train._actions if a.dest == "init"]
+    assert set(init.choices) == set(initializers.NAMES) - {"constant"}
+    for name in init.choices:
+        initializers.get(name)

@@ -269,7 +269,9 @@ def test_missing_directory_or_step_raises_file_not_found(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
-        ({"keep": 0}, r"keep must be at least 1; got keep=0\."),
+        ({"keep": 0}, r"keep must be a positive int; got keep=0\."),
+        ({"keep": 2.5}, r"keep must be a positive int; got keep=2.5\."),
+        ({"keep": True}, r"keep must be a positive int; got keep=True\."),
         ({"step": -1}, r"step must be a non-negative integer; got step=-1\."),
         ({"metadata": {"x": object()}}, r"metadata must be JSON-serialisable"),
     ],
@@ -279,3 +281,142 @@ def test_save_rejects_bad_arguments_before_writing(tmp_path, kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         checkpoint.save(tmp_path / "run", step, {"a": jnp.zeros(1)}, **kwargs)
     assert not (tmp_path / "run").exists()
+
+
+def _rewrite_header(path: pathlib.Path, mutate) -> None:
+    """Apply ``mutate`` to the file's jaxnn header dict, keeping its tensor data."""
+    offset = _data_offset(path)
+    raw = path.read_bytes()
+    header = json.loads(raw[8:offset])
+    mutate(header["__metadata__"])
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[offset:])
+
+
+def _set_leaf(field: str, value):
+    def mutate(meta: dict) -> None:
+        leaves = json.loads(meta["leaves"])
+        if value is None:
+            del leaves[-1][field]
+        else:
+            leaves[-1][field] = value
+        meta["leaves"] = json.dumps(leaves)
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda m: m.update(format_version="0"),
+            "has format version 0; this jaxnn reads versions 1 to 1.",
+        ),
+        (
+            lambda m: m.update(format_version="2"),
+            "has format version 2; this jaxnn reads versions 1 to 1. Upgrade jaxnn",
+        ),
+        (_set_leaf("dtype", None), "is truncated or corrupted: missing entry 'dtype'"),
+        (_set_leaf("shape", "2"), "is truncated or corrupted: malformed leaf entry"),
+        (
+            _set_leaf("impl", "rbg"),
+            "does not match the target: leaf ['k'] has PRNG implementation rbg in the "
+            "checkpoint but threefry2x32 in the target.",
+        ),
+        (
+            lambda m: m.update(metadata="[1]"),
+            "is truncated or corrupted: its metadata [1] is not a dict",
+        ),
+        (
+            lambda m: m.update(step="9"),
+            "records step 9, not the step 4 of its name; it was renamed or copied",
+        ),
+    ],
+)
+def test_bad_header_is_a_clear_error_naming_the_file(tmp_path, mutate, message):
+    tree = {"a": np.zeros(2, np.float32), "k": jax.random.key(0)}
+    path = checkpoint.save(tmp_path, 4, tree)
+    _rewrite_header(path, mutate)
+    with pytest.raises(ValueError, match=re.escape(f"checkpoint file {path} ")) as e:
+        checkpoint.restore(tmp_path, tree)
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        "bool",
+        "int8",
+        "uint16",
+        "int64",
+        "uint64",
+        "float16",
+        "bfloat16",
+        "float32",
+        "float64",
+        "complex64",
+        "float8_e4m3fn",
+        "float8_e5m2",
+        "float8_e4m3fnuz",
+        "float8_e5m2fnuz",
+        "float8_e8m0fnu",
+    ],
+)
+def test_every_storable_dtype_round_trips_bit_identically(tmp_path, dtype):
+    saved = {"x": jnp.asarray(np.arange(6).reshape(2, 3) % 3, jnp.dtype(dtype))}
+    checkpoint.save(tmp_path, 1, saved)
+    restored, _ = checkpoint.restore(tmp_path, jax.tree.map(jnp.zeros_like, saved))
+    assert restored["x"].dtype == saved["x"].dtype
+    # Bytes, not values: float8_e8m0fnu has no zero (0 is stored as NaN).
+    assert np.asarray(restored["x"]).tobytes() == np.asarray(saved["x"]).tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["complex128", "int4", "float8_e4m3b11fnuz"])
+def test_unstorable_dtype_is_refused_before_writing(tmp_path, dtype):
+    msg = f"leaf ['x'] has dtype {dtype}, which a checkpoint cannot store; supported:"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        checkpoint.save(tmp_path / "run", 1, {"x": jnp.zeros(2, jnp.dtype(dtype))})
+    assert not (tmp_path / "run").exists()
+
+
+def test_big_endian_numpy_leaf_round_trips(tmp_path):
+    saved = np.arange(4, dtype=">f4")
+    checkpoint.save(tmp_path, 1, {"x": saved})
+    restored, _ = checkpoint.restore(tmp_path, {"x": np.zeros(4, np.float32)})
+    np.testing.assert_array_equal(restored["x"], saved)
+    assert restored["x"].dtype == np.float32
+
+
+def test_only_names_that_save_writes_are_checkpoints(tmp_path):
+    path = checkpoint.save(tmp_path, 5, {"a": jnp.zeros(1)})
+    (tmp_path / "ckpt_000000005.safetensors").write_bytes(path.read_bytes())
+    big = checkpoint.save(tmp_path, 123456789, {"a": jnp.zeros(1)})
+    assert big.name == "ckpt_123456789.safetensors"
+    assert checkpoint.all_steps(tmp_path) == [5, 123456789]
+    checkpoint.restore(tmp_path, {"a": jnp.zeros(1)}, step=5)
+
+
+def test_new_directories_are_fsynced_into_their_parents(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(checkpoint, "_fsync_directory", synced.append)
+    checkpoint.save(tmp_path / "a" / "b", 1, {"a": jnp.zeros(1)})
+    assert synced == [tmp_path, tmp_path / "a", tmp_path / "a" / "b"]
+
+
+def test_restore_from_a_file_says_it_is_not_a_directory(tmp_path):
+    path = checkpoint.save(tmp_path, 1, {"a": jnp.zeros(1)})
+    with pytest.raises(
+        NotADirectoryError, match=re.escape(f"{path} is a file, not a directory.")
+    ):
+        checkpoint.restore(path, {"a": jnp.zeros(1)})
+
+
+def test_checkpoint_file_mode_follows_the_umask(tmp_path):
+    """Readable as any file the user writes (mkstemp's 0o600 hid it from the group)."""
+    old = os.umask(0o027)
+    try:
+        path = checkpoint.save(tmp_path, 1, {"a": jnp.zeros(1)})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640

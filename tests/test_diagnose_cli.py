@@ -58,6 +58,15 @@ def test_diagnose_quick_writes_report_and_figures(tmp_path, capsys):
     assert payload["config"]["depths"] == list(config.depths)
 
 
+def test_diagnose_out_under_a_file_exits_2_before_the_study(monkeypatch, capsys):
+    monkeypatch.setattr(_study, "run", lambda *a, **k: pytest.fail("study ran"))
+    for out in (__file__, f"{__file__}/sub"):
+        assert cli.main(["diagnose", "--quick", "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert f"{__file__} is a file; expected a directory" in err
+        assert len(err.splitlines()) == 1, err
+
+
 def test_diagnose_rejects_unknown_options(capsys):
     assert cli.main(["diagnose", "--bogus"]) == 2
     assert "--bogus" in capsys.readouterr().err
