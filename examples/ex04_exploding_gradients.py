@@ -1,6 +1,6 @@
 """Claim 4: exploding gradients — a large initialization or learning rate gives NaN.
 
-Full-batch SGD on the bundled diabetes regression (353 training examples, MSE) with
+Full-batch SGD on the bundled diabetes regression (354 training examples, MSE) with
 ``mlp([64, 64, 1])``, ReLU. Two ways to blow up:
 
 - a learning rate too large for the loss surface (``α = 1``, He initialization);

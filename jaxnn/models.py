@@ -98,8 +98,10 @@ def two_layer_sigmoid(hidden: int, out: int, initializer="xavier_normal") -> L.L
     with the update ``W ← W − α ∂L/∂W``. jaxnn stores weights as ``(in, out)`` and
     computes ``y = x @ w + b`` on a batch of rows, so ``w = Wᵀ``; the batch loss
     (``jaxnn.losses.mse``) is the mean of the per-example ``L``, and its gradient the
-    mean of the per-example gradients. ``σ'(z) = σ(z)(1 − σ(z))`` is computed from the
-    cached output.
+    mean of the per-example gradients. ``σ'(z) = σ(z)(1 − σ(z))`` is evaluated from
+    the cached pre-activation as ``e^−|z|/(1 + e^−|z|)²``, the same number without
+    the cancellation of ``y(1 − y)`` where ``y`` rounds to 1 (see
+    ``jaxnn.activations``).
 
     Returns:
       ``serial(dense(hidden), σ, dense(out), σ)``.
