@@ -31,12 +31,20 @@ def tree_scale(tree: PyTree, s) -> PyTree:
     return jax.tree.map(lambda x: s * x, tree)
 
 
+def _abs_sq(x) -> jax.Array:
+    """``|x|²`` element-wise; ``Re(x)² + Im(x)²`` for complex ``x`` (as optax)."""
+    if jnp.iscomplexobj(x):
+        return jnp.square(jnp.real(x)) + jnp.square(jnp.imag(x))
+    return jnp.square(x)
+
+
 def tree_sq_norm(tree: PyTree) -> jax.Array:
-    """``Σ_leaves Σ |x|²`` (real leaves)."""
+    """``Σ_leaves Σ |x|²``, real also for complex leaves; the leaf sums are added left
+    to right, as optax's ``tree.norm`` adds them."""
     leaves = jax.tree.leaves(tree)
     if not leaves:
         return jnp.zeros([])
-    return sum(jnp.sum(jnp.square(x)) for x in leaves)
+    return sum(jnp.sum(_abs_sq(x)) for x in leaves)
 
 
 def tree_norm(tree: PyTree) -> jax.Array:

@@ -178,3 +178,61 @@ def test_infinite_threshold_never_clips(getkey):
     clipped, state = jax.jit(tx.update)(grads, tx.init(grads))
     assert_trees_close(clipped, grads, 0)
     assert state == optim.EmptyState()
+
+
+def test_complex_leaves_use_the_modulus_like_optax():
+    """complex64 next to float32: ‖g‖² sums |g_i|² = Re² + Im² (optax.tree.norm),
+    so the norm is real and the clipped updates equal optax's bit for bit."""
+    grads = {
+        "z": jnp.asarray([3.0 + 4.0j, -1.0j, 0.5 - 2.0j], jnp.complex64),
+        "w": jnp.asarray([[1.0, -2.0]], jnp.float32),
+    }
+    norm = optim.global_norm(grads)
+    expected = optax.tree.norm(grads)
+    assert norm.dtype == expected.dtype == jnp.float32
+    np.testing.assert_array_equal(norm, expected)
+    for max_norm in (1.0, 100.0):
+        ours, theirs = clip_norm_both(grads, max_norm)
+        assert_trees_close(ours, theirs, 0)
+
+
+# float32, bfloat16 and float16 leaves together: a max_norm of a wider dtype than
+# some leaf made optax's (and formerly jaxnn's) lax.select fail on mixed dtypes.
+MIXED = {
+    "w": jnp.asarray([[3.0, -1.5], [0.25, 2.0]], jnp.float32),
+    "b": jnp.asarray([1.0, -4.0], jnp.bfloat16),
+    "s": jnp.asarray(0.75, jnp.float16),
+}
+
+
+@pytest.mark.parametrize(
+    "as_array",
+    [np.float64, np.float32, jnp.float32, jnp.float64],
+    ids=["np.float64", "np.float32", "jnp.float32", "jnp.float64"],
+)
+def test_strongly_typed_max_norm_keeps_each_leaf_dtype(as_array):
+    """max_norm given as a typed scalar acts as the same Python float in optax:
+    every leaf keeps its dtype and equals optax's bit for bit."""
+    norm = float(optim.global_norm(MIXED))
+    for max_norm in (0.3 * norm, 2.0 * norm):
+        typed = as_array(max_norm)
+        tx = optim.clip_by_global_norm(typed)
+        ours, _ = tx.update(MIXED, tx.init(MIXED))
+        theirs, _ = optax.clip_by_global_norm(float(typed)).update(MIXED, ())
+        assert_trees_close(ours, theirs, 0)
+
+
+def test_vmap_over_max_norm_on_mixed_dtypes_matches_optax():
+    """A batched float32 max_norm under jit + vmap, as in a hyperparameter sweep."""
+    max_norms = np.asarray([0.5, 2.0, 1e3], np.float32)
+
+    @jax.jit
+    @jax.vmap
+    def sweep(max_norm):
+        tx = optim.clip_by_global_norm(max_norm)
+        return tx.update(MIXED, tx.init(MIXED))[0]
+
+    swept = sweep(max_norms)
+    for i, max_norm in enumerate(max_norms):
+        theirs, _ = optax.clip_by_global_norm(float(max_norm)).update(MIXED, ())
+        assert_trees_close(jax.tree.map(lambda x, i=i: x[i], swept), theirs, 0)

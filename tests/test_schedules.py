@@ -34,6 +34,10 @@ SCHEDULES = {
         lambda m: m.cosine_decay_schedule(0.1, 100, alpha=0.05, exponent=2.0),
         [0, 1, 25, 50, 99, 100, 101, 1000],
     ),
+    "cosine_exponent_zero": (
+        lambda m: m.cosine_decay_schedule(0.1, 100, alpha=0.2, exponent=0.0),
+        [0, 1, 50, 100, 101],
+    ),
     "warmup_cosine": (
         lambda m: m.warmup_cosine_decay_schedule(0.0, 1.0, 5, 20, 0.1),
         [0, 1, 2, 4, 5, 6, 10, 12, 19, 20, 21, 100],
@@ -124,6 +128,23 @@ def test_values_under_jit_equal_eager():
         )
 
 
+EDGE_COUNTS = [-3, 0, 2**31 - 1]  # before the start; int32 max (a saturated count)
+
+
+@pytest.mark.parametrize(
+    "as_count",
+    [int, jnp.int32, jnp.float32],
+    ids=["python-int", "int32", "float32"],
+)
+def test_dtype_and_bits_equal_optax_at_edge_counts(as_count):
+    """Same value bit for bit, and same dtype, as optax's formula gives."""
+    for name, ours, theirs, _ in pairs():
+        for count in EDGE_COUNTS:
+            got, want = jnp.asarray(ours(as_count(count))), theirs(as_count(count))
+            assert got.dtype == jnp.asarray(want).dtype, (name, count)
+            np.testing.assert_array_equal(got, want, err_msg=f"{name} at {count}")
+
+
 @given(count=st.integers(0, 3000))
 def test_matches_optax_at_any_count(count):
     for name, ours, theirs, _ in pairs():
@@ -188,6 +209,26 @@ BAD_SCHEDULES = [
         "alpha",
         "nan",
         "finite",
+    ),
+    (
+        # optax gives 0**-1 = inf at c = decay_steps.
+        lambda: optim.cosine_decay_schedule(0.1, 10, exponent=-1.0),
+        "exponent",
+        "-1.0",
+        ">= 0",
+    ),
+    (
+        lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, 5, 20, exponent=-0.5),
+        "exponent",
+        "-0.5",
+        ">= 0",
+    ),
+    (
+        # optax takes any truthy value: "False" would mean True.
+        lambda: optim.exponential_decay(1.0, 10, 0.5, staircase="False"),
+        "staircase",
+        "'False'",
+        "bool",
     ),
     (
         lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, 5, 0),

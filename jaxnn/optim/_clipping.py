@@ -12,10 +12,13 @@ from jaxnn.optim._base import GradientTransformation, init_empty_state
 def global_norm(tree: PyTree) -> jax.Array:
     r"""The L2 norm of all leaves together; optax's ``optax.tree.norm``.
 
-    .. math:: \|g\| = \sqrt{\textstyle\sum_{\text{leaves}} \sum_i g_i^2}
+    .. math:: \|g\| = \sqrt{\textstyle\sum_{\text{leaves}} \sum_i |g_i|^2}
+
+    A complex leaf contributes :math:`\operatorname{Re}(g_i)^2 +
+    \operatorname{Im}(g_i)^2`, as in optax, so the norm is always real.
 
     Args:
-        tree: A pytree of real arrays.
+        tree: A pytree of real or complex arrays.
 
     Returns:
         A scalar (0 for a tree without leaves).
@@ -64,7 +67,10 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     Same as optax's ``clip_by_global_norm``: the norm has no epsilon (some
     libraries divide by :math:`\|g\| + 10^{-6}`), and the test is strict, so a
     norm exactly equal to :math:`c` is rescaled (by a factor that is 1 up to
-    rounding). All-zero updates come out unchanged when :math:`c > 0`.
+    rounding). All-zero updates come out unchanged when :math:`c > 0`. Every
+    leaf keeps its dtype: :math:`c` is cast to it, as a Python float would be,
+    also when ``max_norm`` is a float32/float64 scalar next to narrower leaves
+    (where optax raises a ``lax.select`` dtype error).
 
     Note:
         With ``max_norm=0`` and all-zero updates the result is ``0/0 = NaN``, as
@@ -96,7 +102,12 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
         keep = g_norm < max_norm
 
         def clip_leaf(g):
-            return jax.lax.select(keep, g, (g / g_norm.astype(g.dtype)) * max_norm)
+            # max_norm is cast to each leaf's dtype, as a Python float would be, so
+            # a leaf narrower than a float32/float64 max_norm (bfloat16 next to
+            # float32, float32 under x64) keeps its dtype; optax's lax.select
+            # raises a dtype error there.
+            scale = jnp.asarray(max_norm, g.dtype)
+            return jax.lax.select(keep, g, (g / g_norm.astype(g.dtype)) * scale)
 
         return jax.tree.map(clip_leaf, updates), state
 

@@ -12,6 +12,7 @@ the argument, its value and the valid range.
 """
 
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnn._typing import Schedule
 from jaxnn.optim import _validate
@@ -52,7 +53,7 @@ def exponential_decay(
         transition_steps: :math:`T > 0`, the steps per factor of :math:`r`.
         decay_rate: :math:`r > 0`, finite.
         transition_begin: :math:`b \ge 0`, steps held at :math:`v_0` first.
-        staircase: Decay in discrete jumps every :math:`T` steps.
+        staircase: A bool: decay in discrete jumps every :math:`T` steps.
         end_value: Optional finite bound.
 
     Returns:
@@ -72,6 +73,9 @@ def exponential_decay(
     _validate.positive("transition_steps", transition_steps)
     _validate.positive("decay_rate", decay_rate)
     _validate.non_negative("transition_begin", transition_begin)
+    if not isinstance(staircase, bool | np.bool_):
+        # A truthy string such as "False" would otherwise silently mean True.
+        raise ValueError(f"staircase must be a bool; got staircase={staircase!r}")
     if end_value is not None:
         _validate.finite("end_value", end_value)
         _validate.concrete("decay_rate", decay_rate)
@@ -134,7 +138,7 @@ def cosine_decay_schedule(
         init_value: :math:`v_0`, finite.
         decay_steps: :math:`T > 0`; the value stays at :math:`\alpha v_0` after.
         alpha: The final multiplier, finite.
-        exponent: :math:`p`, finite.
+        exponent: :math:`p \ge 0`, finite.
 
     Returns:
         ``count -> value``.
@@ -145,7 +149,8 @@ def cosine_decay_schedule(
     _validate.finite("init_value", init_value)
     _validate.positive("decay_steps", decay_steps)
     _validate.finite("alpha", alpha)
-    _validate.finite("exponent", exponent)
+    # A negative exponent turns 0 at c = T into 0**p = inf.
+    _validate.non_negative("exponent", exponent)
     if isinstance(decay_steps, int):
         decay_steps = float(decay_steps)
 
@@ -186,7 +191,7 @@ def warmup_cosine_decay_schedule(
         decay_steps: :math:`T > W`, the total length.
         end_value: :math:`v_e`, finite, reached at step :math:`T` and kept; 0
             when :math:`v_p = 0`.
-        exponent: The cosine's exponent, finite.
+        exponent: The cosine's exponent, finite and :math:`\ge 0`.
 
     Returns:
         ``count -> value``.
