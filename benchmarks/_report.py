@@ -140,11 +140,11 @@ def summarize_run(results: dict) -> dict:
 
 
 def _noise(cells: list[dict], worst: dict) -> dict:
-    """What the machine's noise alone does to a ratio: the A/A control's medians
-    (autodiff against itself, ``control_over_autodiff_*``: their range over the grid
-    and their value in the manual/autodiff worst cell), and how many cells compile
-    manual and autodiff to the same program. Empty for runs made before both were
-    recorded."""
+    """What the machine alone does to a ratio: the A/A control's medians (autodiff
+    against a second compiled copy of itself, ``control_over_autodiff_*``: their
+    range over the grid and their value in the manual/autodiff worst cell), and how
+    many cells compile manual and autodiff to the same program. Empty for runs made
+    before both were recorded."""
     key = f"{CONTROL}_over_autodiff"
     control = [c["ratios"][key]["median"] for c in cells if key in c["ratios"]]
     if len(control) < len(cells):
@@ -242,8 +242,8 @@ def markdown(results: dict) -> str:
             "thread setting. GFLOP/s from `cost_analysis` FLOPs of the program before "
             "XLA's optimisations; `% peak` against a "
             "square matmul of the cell's width timed in the same rounds. `A/A`: "
-            "autodiff against itself (the noise floor); `≡`: manual and autodiff "
-            "compiled to the same program.",
+            "a second compiled copy of autodiff against autodiff (the noise floor); "
+            "`≡`: manual and autodiff compiled to the same program.",
             "",
             "| cell | manual | autodiff | custom_vjp | manual/autodiff | A/A | "
             "cvjp/autodiff | step m/a | numpy/manual | torch/manual | GFLOP/s | "
@@ -295,7 +295,8 @@ def _noise_lines(s: dict) -> list[str]:
         return []
     return [
         "",
-        f"Noise: the A/A control (autodiff's program timed twice, in the same rounds) "
+        f"Noise: the A/A control (a second compiled copy of autodiff, in the same "
+        f"rounds) "
         f"read {s['control_over_autodiff_min']:.3f}–{s['control_over_autodiff_max']:.3f}"
         f" over the cells, {s['control_in_worst_cell']:.3f} in the manual/autodiff "
         f"worst cell. Manual and autodiff compile to the same program in "
