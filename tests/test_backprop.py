@@ -2,10 +2,7 @@
 
 import gc
 import itertools
-import os
 import re
-import subprocess
-import sys
 import textwrap
 import weakref
 
@@ -14,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from _messages import assert_names_argument
+from _subprocess import run_python
 
 from jaxnn import activations, backprop, gradcheck, losses, models, optim, parallel
 from jaxnn._tree import tree_cast
@@ -551,13 +549,4 @@ def test_data_parallel_value_and_grad_on_4_devices_equals_one_device():
     batch size that does not divide is refused; the placed batch is split in 4 along
     its batch axis, and the manual and autodiff loss, batch_norm state and gradients
     of it equal the one-device ones (the cross-device reductions are whole-batch)."""
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    proc = subprocess.run(
-        [sys.executable, "-c", PARALLEL_SCRIPT],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "parallel ok" in proc.stdout
+    run_python(PARALLEL_SCRIPT, expect="parallel ok")

@@ -2,7 +2,6 @@
 
 import functools
 import json
-import os
 import pathlib
 import re
 import subprocess
@@ -13,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _subprocess import run_python
 
 from jaxnn import backprop, checkpoint, data, optim, train
 
@@ -342,16 +342,7 @@ def test_data_parallel_on_8_devices_equals_one_device():
     SGD with momentum over 5 steps: Adam's g/√v would magnify the float32 rounding
     differences of the cross-device sums on near-zero gradients into lr-sized steps.
     """
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    proc = subprocess.run(
-        [sys.executable, "-c", PARALLEL_SCRIPT],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "parallel ok" in proc.stdout
+    run_python(PARALLEL_SCRIPT, expect="parallel ok")
 
 
 def test_parallel_rejects_bad_device_counts():
