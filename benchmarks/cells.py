@@ -15,11 +15,11 @@ it this module times, interleaved round by round:
   second time, a separate executable of the same program. Its ratio to ``autodiff``
   is what the machine alone makes of two identical programs in that cell, beside
   which manual/autodiff is read. (Not the same executable called twice: a variant
-  called twice per round keeps its code and buffers warmer and ran 3–6 % faster in
+  called twice per round keeps its code and buffers warmer and ran 3–5 % faster in
   dispatch-bound cells, which biased every other ratio against it.)
 
 Each pair compared is also checked for being the *same* compiled program
-(``program_fingerprint``): XLA often optimises the manual and the autodiff backward
+(``program_fingerprint``): XLA may optimise the manual and the autodiff backward
 into identical kernels, and then their ratio is noise by construction.
 
 FLOPs, bytes and memory come from XLA (``cost_analysis``, ``memory_analysis``) of the
