@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnn import activations, backprop, gradcheck, losses, models
 from jaxnn import layers as L
@@ -88,22 +89,43 @@ def _loss_inputs(name: str, key, dtype):
     return pred, target
 
 
+def _mismatch(manual, auto) -> str:
+    """How the manual gradient's tree, shapes or dtypes differ from autodiff's."""
+    tm, ta = jax.tree.structure(manual), jax.tree.structure(auto)
+    if tm != ta:
+        return f"gradient tree {tm} vs autodiff {ta}"
+    for (path, a), b in zip(
+        jax.tree_util.tree_leaves_with_path(manual), jax.tree.leaves(auto), strict=True
+    ):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return (
+                f"gradient{jax.tree_util.keystr(path)} is {a.dtype.name}{list(a.shape)}"
+                f"; autodiff's is {b.dtype.name}{list(b.shape)}"
+            )
+    return ""
+
+
 def _gradient_row(category, item, dtype_name, compute, point) -> Row:
     """Run ``compute(point) -> ((value, grads), (value, grads), fd grads | None)``.
 
     The whole comparison is one jitted call: one compile per row.
     """
     (value, manual), (value_ad, auto), numeric = jax.jit(compute)(point)
-    err = max(
-        gradcheck.relative_error(manual, auto),
-        gradcheck.relative_error(value, value_ad),
-    )
-    same = jax.tree.structure(manual) == jax.tree.structure(auto) and all(
-        a.shape == b.shape and a.dtype == b.dtype
-        for a, b in zip(jax.tree.leaves(manual), jax.tree.leaves(auto), strict=True)
+    # The structure, shapes and dtypes first: relative_error raises on a mismatch.
+    problem = _mismatch(manual, auto)
+    if problem:
+        return Row(category, item, dtype_name, None, None, False, problem)
+    # np.max, not max: max(x, nan) is x, so a NaN loss value would pass.
+    err = float(
+        np.max(
+            [
+                gradcheck.relative_error(manual, auto),
+                gradcheck.relative_error(value, value_ad),
+            ]
+        )
     )
     fd = None if numeric is None else gradcheck.relative_error(manual, numeric)
-    ok = same and err <= gradcheck.RTOL_VJP[dtype_name]
+    ok = err <= gradcheck.RTOL_VJP[dtype_name]
     ok = ok and (fd is None or fd <= gradcheck.RTOL_FD)
     return Row(category, item, dtype_name, err, fd, ok)
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from jaxnn import backprop, diagnostics, initializers, models
 from jaxnn.checkpoint import _write_atomically
+from jaxnn.layers import _positive_int
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu")
 #: Initializer labels and the ``jaxnn.initializers`` factories they stand for.
@@ -71,8 +72,9 @@ class StudyResult(NamedTuple):
     Attributes:
       config: the grid.
       ratio: ``(activations, initializers, variants, depths)`` array of
-        ``‖∂L/∂W_1‖ / ‖∂L/∂W_out‖`` (geometric mean over the seeds; ``nan`` when a
-        seed gave a non-finite or zero norm).
+        ``‖∂L/∂W_1‖ / ‖∂L/∂W_out‖`` (geometric mean over the seeds; 0 when a seed's
+        first-layer norm is 0, ``nan`` when a seed gave a non-finite norm or a zero
+        output-layer norm).
       first: the first-layer norms ``‖∂L/∂W_1‖`` (geometric mean), same shape.
       last: the output-layer norms ``‖∂L/∂W_out‖`` (geometric mean), same shape.
       seconds: wall time of the grid.
@@ -99,10 +101,17 @@ def _validate(config: StudyConfig) -> None:
     for name in config.variants:
         if name not in VARIANTS:
             raise ValueError(f"unknown variant {name!r}; expected one of {VARIANTS}.")
-    if not config.depths or min(config.depths) < 1:
-        raise ValueError(f"depths must be positive ints; got {config.depths}.")
+    if not config.depths:
+        raise ValueError("depths must name at least one depth; got ().")
+    for k, depth in enumerate(config.depths):
+        _positive_int(f"depths[{k}]", depth)
+    for name in ("width", "batch", "classes"):
+        _positive_int(name, getattr(config, name))
     if not config.seeds:
         raise ValueError("seeds must name at least one seed; got ().")
+    for k, seed in enumerate(config.seeds):
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seeds[{k}] must be an int; got seeds[{k}]={seed!r}.")
 
 
 def network(activation: str, initializer: str, variant: str, depth: int, config=FULL):
@@ -128,9 +137,13 @@ def gradient_norms(net, config: StudyConfig, seed: int) -> tuple[float, float]:
 
 
 def _geomean(values: Sequence[float]) -> float:
+    """``(Π vᵢ)^(1/n)`` of non-negative ``values``: 0 if one is 0, ``nan`` if one is
+    not finite (``inf``, ``nan``)."""
     v = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(v) & (v > 0)):
+    if not np.all(np.isfinite(v) & (v >= 0)):
         return math.nan
+    if np.any(v == 0):
+        return 0.0
     return float(np.exp(np.mean(np.log(v))))
 
 
@@ -160,11 +173,12 @@ def run(config: StudyConfig = FULL, progress=None) -> StudyResult:
         variant, depth = config.variants[v], config.depths[d]
         net = network(act, init, variant, depth, config)
         pairs = [gradient_norms(net, config, seed) for seed in config.seeds]
+        f, n = np.asarray(pairs, dtype=np.float64).T
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = [f / n for f, n in pairs]
+            ratios = f / n  # inf or nan where ‖∂L/∂W_out‖ = 0
         ratio[index] = _geomean(ratios)
-        first[index] = _geomean([f for f, _ in pairs])
-        last[index] = _geomean([n for _, n in pairs])
+        first[index] = _geomean(f)
+        last[index] = _geomean(n)
         done += 1
         if progress is not None:
             progress(done, total, f"{act}/{init}/{variant}/depth {depth}")
@@ -232,7 +246,10 @@ def _findings(result: StudyResult) -> list[str]:
     lines.append(f"- depth {depth}, ratio < 1e-3 (vanishing): {names(vanishing)}.")
     lines.append(f"- depth {depth}, ratio > 1e3 (exploding): {names(exploding)}.")
     if broken:
-        lines.append(f"- depth {depth}, non-finite gradients: {names(broken)}.")
+        lines.append(
+            f"- depth {depth}, no finite ratio (non-finite gradients or a zero "
+            f"output-layer gradient): {names(broken)}."
+        )
     lines.append(
         f"- depth {depth}: {healthy} of {len(cells)} configurations keep the ratio "
         "within [0.1, 10]."

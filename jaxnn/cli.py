@@ -5,6 +5,7 @@ Exit codes: 0 on success, 1 when a check fails, 2 on bad arguments (one-line rea
 
 import argparse
 import json
+import math
 import pathlib
 import sys
 from collections.abc import Sequence
@@ -32,11 +33,24 @@ def _check_output_dir(flag: str, path: str) -> None:
             return
 
 
+def _finite_or_none(obj):
+    """``obj`` with every non-finite float as ``None``: strict JSON has no NaN."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
 def _write_json(path: pathlib.Path, payload: dict) -> None:
-    """Write ``payload`` to ``path`` atomically: never a half-written file."""
+    """Write ``payload`` to ``path`` atomically (never a half-written file), as strict
+    JSON: a NaN or infinite number (a failed check, a diverged run) is ``null``."""
     from jaxnn.checkpoint import _write_atomically
 
-    _write_atomically(path, json.dumps(payload, indent=2).encode())
+    text = json.dumps(_finite_or_none(payload), indent=2, allow_nan=False)
+    _write_atomically(path, text.encode())
 
 
 # ### check ##########################################################################

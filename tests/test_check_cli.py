@@ -6,6 +6,7 @@ The full self-test runs in `make demo`; here a reduced set of items keeps the su
 import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -66,6 +67,52 @@ def test_check_exits_1_on_a_wrong_backward(monkeypatch, capsys):
     monkeypatch.setattr(_selfcheck.losses, "NAMES", ())
     assert cli.main(["check", "--dtype", "float64", "--quick"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def _row(manual_value, manual_grad):
+    """The row of a float32 comparison whose autodiff side is ``(Σ p², 2p)``."""
+
+    def compute(p):
+        auto = (jnp.sum(p**2), 2 * p)
+        return (manual_value(p), manual_grad(p)), auto, None
+
+    return _selfcheck._gradient_row(
+        "loss", "planted", "float32", compute, jnp.ones(3, jnp.float32)
+    )
+
+
+def test_gradient_row_fails_a_nan_loss_value():
+    """max(err, nan) is err: the NaN value used to be dropped and the row passed."""
+    row = _row(lambda p: jnp.sum(p**2) * jnp.nan, lambda p: 2 * p)
+    assert not row.passed and np.isnan(row.vs_autodiff)
+    assert _row(lambda p: jnp.sum(p**2), lambda p: 2 * p).passed
+
+
+@pytest.mark.parametrize(
+    ("grad", "note"),
+    [
+        (lambda p: (2 * p)[:2], "gradient is float32[2]; autodiff's is float32[3]"),
+        (lambda p: {"w": 2 * p}, "gradient tree PyTreeDef({'w': *}) vs autodiff"),
+        (
+            lambda p: (2 * p).astype(jnp.bfloat16),
+            "gradient is bfloat16[3]; autodiff's is float32[3]",
+        ),
+    ],
+)
+def test_gradient_row_fails_a_wrong_tree_shape_or_dtype_with_a_note(grad, note):
+    """A FAIL row naming the mismatch; a wrong shape or tree used to raise."""
+    row = _row(lambda p: jnp.sum(p**2), grad)
+    assert not row.passed and row.vs_autodiff is None, row
+    assert note in row.note, row.note
+
+
+def test_loss_rows_fail_a_wrong_loss_backward(monkeypatch):
+    mse = _selfcheck.losses.get("mse")
+    broken = mse._replace(backward=lambda p, t: mse.backward(p, t) * 1.01)
+    monkeypatch.setattr(_selfcheck.losses, "NAMES", ("mse",))
+    monkeypatch.setattr(_selfcheck.losses, "get", lambda name: broken)
+    (row,) = _selfcheck._loss_rows(jnp.float32)
+    assert not row.passed and 5e-3 < row.vs_autodiff < 2e-2, row
 
 
 def test_check_rejects_unknown_dtype(capsys):
@@ -137,3 +184,20 @@ def test_train_init_choices_are_the_initializers_it_can_build(capsys):
     assert set(init.choices) == set(initializers.NAMES) - {"constant"}
     for name in init.choices:
         initializers.get(name)
+
+
+def test_json_outputs_are_strict_json_with_null_for_non_finite_numbers(tmp_path):
+    """A failed row's NaN error or a diverged run's inf loss is written as null:
+    Python's json would write the tokens NaN/Infinity, which JSON parsers refuse."""
+    from jaxnn import cli
+
+    path = tmp_path / "out.json"
+    cli._write_json(path, {"err": float("nan"), "rows": [1.5, float("-inf"), (2.0,)]})
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    assert json.loads(path.read_text(), parse_constant=refuse) == {
+        "err": None,
+        "rows": [1.5, None, [2.0]],
+    }

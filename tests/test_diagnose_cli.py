@@ -90,7 +90,7 @@ def test_study_grid_validation_and_non_finite_cells(tmp_path):
     paths = _study.write_report(broken, tmp_path)
     assert "| relu | normal(1) | plain | nan |" in paths["report"].read_text()
     assert json.loads(paths["json"].read_text())["rows"][0]["ratio"] == [None]
-    assert math.isnan(_study._geomean([1.0, 0.0]))
+    assert math.isnan(_study._geomean([1.0, math.inf]))
     for bad in (
         {"activations": ("swish",)},
         {"initializers": ("lecun",)},
@@ -100,3 +100,65 @@ def test_study_grid_validation_and_non_finite_cells(tmp_path):
     ):
         with pytest.raises(ValueError):
             _study.run(tiny._replace(**bad))
+
+
+TINY = _study.StudyConfig(
+    activations=("relu",),
+    initializers=("normal(1)",),
+    variants=("plain",),
+    depths=(1,),
+    width=8,
+    batch=8,
+    classes=3,
+    seeds=(0, 1),
+)
+
+
+def _run_with_norms(monkeypatch, norms_by_seed):
+    """The study of TINY with ``(‖∂L/∂W_1‖, ‖∂L/∂W_out‖)`` planted per seed."""
+    monkeypatch.setattr(
+        _study, "gradient_norms", lambda net, config, seed: norms_by_seed[seed]
+    )
+    return _study.run(TINY)
+
+
+def test_study_zero_output_norm_gives_nan_not_zero_division(monkeypatch):
+    """Python's 1.0 / 0.0 raised ZeroDivisionError despite np.errstate."""
+    result = _run_with_norms(monkeypatch, {0: (1.0, 0.0), 1: (2.0, 1.0)})
+    assert np.isnan(result.ratio).all()
+    assert result.first.item() == pytest.approx(math.sqrt(2.0))
+    assert result.last.item() == 0.0
+    (line,) = [x for x in _study._findings(result) if "no finite ratio" in x]
+    assert "relu/normal(1)/plain" in line
+
+
+def test_study_zero_first_layer_norm_is_vanishing_not_non_finite(monkeypatch):
+    """A ratio of 0 is the geometric mean's 0, listed as vanishing."""
+    result = _run_with_norms(monkeypatch, {0: (0.0, 1.0), 1: (1e-2, 1.0)})
+    assert result.ratio.item() == 0.0 and result.first.item() == 0.0
+    findings = "\n".join(_study._findings(result))
+    assert "(vanishing): relu/normal(1)/plain." in findings
+    assert "finite" not in findings
+    assert _study._geomean([4.0, 0.0]) == 0.0
+    assert _study._geomean([4.0, 1.0]) == pytest.approx(2.0)
+    for bad in ([4.0, math.inf], [4.0, math.nan], [4.0, -1.0]):
+        assert math.isnan(_study._geomean(bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"depths": (2, 2.5)}, "depths[1] must be a positive int; got depths[1]=2.5"),
+        ({"depths": (0,)}, "depths[0] must be a positive int; got depths[0]=0"),
+        ({"depths": (True,)}, "depths[0] must be a positive int; got depths[0]=True"),
+        ({"width": 0}, "width must be a positive int; got width=0"),
+        ({"batch": 0}, "batch must be a positive int; got batch=0"),
+        ({"classes": -1}, "classes must be a positive int; got classes=-1"),
+        ({"seeds": (0, 1.5)}, "seeds[1] must be an int; got seeds[1]=1.5"),
+    ],
+)
+def test_study_bad_config_names_the_field_before_any_network(monkeypatch, bad, message):
+    monkeypatch.setattr(_study, "network", lambda *a: pytest.fail("network built"))
+    with pytest.raises(ValueError) as info:
+        _study.run(TINY._replace(**bad))
+    assert message in str(info.value)
