@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.cells import CONTROL  # noqa: E402
+from benchmarks.cells import CONTROL, STEP_CONTROL  # noqa: E402
 
 SUMMARY_KEYS = (
     "manual_over_autodiff_median",
@@ -79,10 +79,13 @@ def summarize_run(results: dict) -> dict:
         s["manual_over_autodiff_max"] = float(np.max(ratios))
         worst = cells[int(np.argmax(ratios))]
         s["manual_over_autodiff_worst_cell"] = worst["label"]
-        s.update(_noise(cells, worst))
+        s.update(_noise(cells))
         steps = [c["ratios"]["step_manual_over_step_autodiff"]["median"] for c in cells]
         s["step_manual_over_step_autodiff_median"] = float(np.median(steps))
         s["step_manual_over_step_autodiff_max"] = float(np.max(steps))
+        s["step_manual_over_step_autodiff_worst_cell"] = cells[int(np.argmax(steps))][
+            "label"
+        ]
         cv = [c["ratios"]["custom_vjp_over_autodiff"]["median"] for c in cells]
         s["custom_vjp_over_autodiff_median"] = float(np.median(cv))
         comp = [c["ratios"]["compile_manual_over_autodiff"]["median"] for c in cells]
@@ -139,26 +142,32 @@ def summarize_run(results: dict) -> dict:
     return s
 
 
-def _noise(cells: list[dict], worst: dict) -> dict:
-    """What the machine alone does to a ratio: the A/A control's medians (autodiff
-    against a second compiled copy of itself, ``control_over_autodiff_*``: their
-    range over the grid and their value in the manual/autodiff worst cell), and how
-    many cells compile manual and autodiff to the same program. Empty for runs made
-    before both were recorded."""
-    key = f"{CONTROL}_over_autodiff"
-    control = [c["ratios"][key]["median"] for c in cells if key in c["ratios"]]
-    if len(control) < len(cells):
-        return {}
-    same = lambda c, k: c.get("same_program", {}).get(k) is True
-    return {
-        "control_over_autodiff_min": float(np.min(control)),
-        "control_over_autodiff_max": float(np.max(control)),
-        "control_in_worst_cell": worst["ratios"][key]["median"],
-        "same_program_cells": sum(same(c, "manual_over_autodiff") for c in cells),
-        "same_program_step_cells": sum(
+def _noise(cells: list[dict]) -> dict:
+    """What the machine alone does to a ratio: the A/A controls' medians (each
+    autodiff variant against a second compiled copy of itself) over the grid and in
+    the cell where manual/autodiff is worst, for the value-and-grad (``control_*``)
+    and the Adam step (``step_control_*``), and how many cells compile manual and
+    autodiff to the same program. A control that a run did not record is left out."""
+    out = {}
+    for prefix, control, num, den in (
+        ("control", CONTROL, "manual", "autodiff"),
+        ("step_control", STEP_CONTROL, "step_manual", "step_autodiff"),
+    ):
+        key = f"{control}_over_{den}"
+        if not all(key in c["ratios"] for c in cells):
+            continue
+        r = [c["ratios"][key]["median"] for c in cells]
+        m = [c["ratios"][f"{num}_over_{den}"]["median"] for c in cells]
+        out[f"{prefix}_over_{den}_min"] = float(np.min(r))
+        out[f"{prefix}_over_{den}_max"] = float(np.max(r))
+        out[f"{prefix}_in_worst_cell"] = r[int(np.argmax(m))]
+    if all("same_program" in c for c in cells):
+        same = lambda c, k: c["same_program"].get(k) is True
+        out["same_program_cells"] = sum(same(c, "manual_over_autodiff") for c in cells)
+        out["same_program_step_cells"] = sum(
             same(c, "step_manual_over_step_autodiff") for c in cells
-        ),
-    }
+        )
+    return out
 
 
 def _targets(s: dict) -> dict:
@@ -242,13 +251,14 @@ def markdown(results: dict) -> str:
             "thread setting. GFLOP/s from `cost_analysis` FLOPs of the program before "
             "XLA's optimisations; `% peak` against a "
             "square matmul of the cell's width timed in the same rounds. `A/A`: "
-            "a second compiled copy of autodiff against autodiff (the noise floor); "
+            "a second compiled copy of autodiff (of its Adam step) against it, the "
+            "noise floor; "
             "`≡`: manual and autodiff compiled to the same program.",
             "",
             "| cell | manual | autodiff | custom_vjp | manual/autodiff | A/A | "
-            "cvjp/autodiff | step m/a | numpy/manual | torch/manual | GFLOP/s | "
-            "% peak | temp KiB m/a | trace+compile ms m/a |",
-            "|---|" + "---:|" * 13,
+            "cvjp/autodiff | step m/a | step A/A | numpy/manual | torch/manual | "
+            "GFLOP/s | % peak | temp KiB m/a | trace+compile ms m/a |",
+            "|---|" + "---:|" * 14,
         ]
         for c in cells:
             v, r = c["variants"], c["ratios"]
@@ -269,6 +279,7 @@ def markdown(results: dict) -> str:
                 f"{_ratio(r.get(f'{CONTROL}_over_autodiff'))} | "
                 f"{_ratio(r['custom_vjp_over_autodiff'])} | "
                 f"{_ratio(r['step_manual_over_step_autodiff'])}{_same(c, 'step_manual')} | "
+                f"{_ratio(r.get(f'{STEP_CONTROL}_over_step_autodiff'))} | "
                 f"{_ratio(r.get('numpy_over_manual'))} | "
                 f"{_ratio(r.get('torch_over_manual'))} | "
                 f"{_fmt(v['manual']['gflops'])} | "
@@ -293,16 +304,24 @@ def _same(cell: dict, num: str) -> str:
 def _noise_lines(s: dict) -> list[str]:
     if "control_over_autodiff_min" not in s:
         return []
-    return [
-        "",
-        f"Noise: the A/A control (a second compiled copy of autodiff, in the same "
-        f"rounds) "
-        f"read {s['control_over_autodiff_min']:.3f}–{s['control_over_autodiff_max']:.3f}"
-        f" over the cells, {s['control_in_worst_cell']:.3f} in the manual/autodiff "
-        f"worst cell. Manual and autodiff compile to the same program in "
+    text = (
+        "Noise: the A/A controls (a second compiled copy of each autodiff variant, in "
+        f"the same rounds) read {s['control_over_autodiff_min']:.3f}–"
+        f"{s['control_over_autodiff_max']:.3f} over the cells for the value-and-grad, "
+        f"{s['control_in_worst_cell']:.3f} in its manual/autodiff worst cell"
+    )
+    if "step_control_over_step_autodiff_min" in s:
+        text += (
+            f", and {s['step_control_over_step_autodiff_min']:.3f}–"
+            f"{s['step_control_over_step_autodiff_max']:.3f} for the Adam step, "
+            f"{s['step_control_in_worst_cell']:.3f} in its worst cell"
+        )
+    text += (
+        f". Manual and autodiff compile to the same program in "
         f"{s['same_program_cells']} cells (value-and-grad) and "
-        f"{s['same_program_step_cells']} (Adam step).",
-    ]
+        f"{s['same_program_step_cells']} (Adam step)."
+    )
+    return ["", text]
 
 
 def _peak_lines(results) -> list[str]:
@@ -487,6 +506,7 @@ def plot_cells(results: dict, out: pathlib.Path) -> list[str]:
         ("custom_vjp_over_autodiff", "custom_vjp / autodiff"),
         ("step_manual_over_step_autodiff", "Adam step: manual / autodiff"),
         (f"{CONTROL}_over_autodiff", "A/A control: autodiff / autodiff"),
+        (f"{STEP_CONTROL}_over_step_autodiff", "A/A control: Adam step"),
     ]
     series = [(k, label) for k, label in series if all(k in c["ratios"] for c in cells)]
     for k, (key, label) in enumerate(series):

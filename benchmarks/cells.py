@@ -11,12 +11,13 @@ it this module times, interleaved round by round:
 - peers, when present: ``numpy`` (hand-written backprop) and ``torch`` (eager autograd);
 - ``peak_matmul``: a square ``width × width`` matmul of the cell's dtype, the peak that
   the cell's achieved GFLOP/s is compared with under the same load;
-- ``autodiff_again``: the A/A control, autodiff's function jitted and compiled a
-  second time, a separate executable of the same program. Its ratio to ``autodiff``
-  is what the machine alone makes of two identical programs in that cell, beside
-  which manual/autodiff is read. (Not the same executable called twice: a variant
-  called twice per round keeps its code and buffers warmer and ran 3–5 % faster in
-  dispatch-bound cells, which biased every other ratio against it.)
+- ``autodiff_again`` and ``step_autodiff_again``: the A/A controls, the autodiff
+  value-and-grad and Adam step jitted and compiled a second time, separate
+  executables of the same programs. Their ratios to ``autodiff`` and
+  ``step_autodiff`` are what the machine alone makes of two identical programs in
+  that cell, beside which manual/autodiff is read. (Not the same executable called
+  twice: a variant called twice per round keeps its code and buffers warmer and ran
+  3–5 % faster in dispatch-bound cells, which biased every other ratio against it.)
 
 Each pair compared is also checked for being the *same* compiled program
 (``program_fingerprint``): XLA may optimise the manual and the autodiff backward
@@ -49,7 +50,9 @@ from jaxnn import backprop, losses, optim
 MODES = ("manual", "autodiff", "custom_vjp")
 STEPS = tuple(f"step_{m}" for m in MODES)
 JAX_VARIANTS = MODES + STEPS
-CONTROL = "autodiff_again"  # the A/A control: autodiff compiled a second time
+#: The A/A controls: a second compiled copy of each autodiff variant, by name.
+CONTROLS = {"autodiff_again": "autodiff", "step_autodiff_again": "step_autodiff"}
+CONTROL, STEP_CONTROL = CONTROLS
 #: (numerator, denominator) of the time ratios of a cell.
 RATIOS = (
     ("manual", "autodiff"),
@@ -57,6 +60,7 @@ RATIOS = (
     ("step_manual", "step_autodiff"),
     ("step_custom_vjp", "step_autodiff"),
     (CONTROL, "autodiff"),
+    (STEP_CONTROL, "step_autodiff"),
 )
 
 
@@ -301,11 +305,14 @@ def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
 
     # Group 1: the backward modes (and the peak matmul) interleaved round by round.
     thunks = {m: (lambda f=jitted[m]: f(params, state, x, y)) for m in MODES}
-    jitted[CONTROL] = jobs["autodiff"][0]()  # a fresh jit: its own executable
-    compiled[CONTROL] = (jitted[CONTROL].lower(params, state, x, y).compile(), None)
-    thunks[CONTROL] = lambda f=jitted[CONTROL]: f(params, state, x, y)
     for s in STEPS:
         thunks[s] = stateful(jitted[s], _copy(carry), x, y)
+    for control, original in CONTROLS.items():  # fresh jits: executables of their own
+        factory, args = jobs[original]
+        jitted[control] = factory()
+        compiled[control] = (jitted[control].lower(*args).compile(), None)
+    thunks[CONTROL] = lambda f=jitted[CONTROL]: f(params, state, x, y)
+    thunks[STEP_CONTROL] = stateful(jitted[STEP_CONTROL], _copy(carry), x, y)
     peak_flops = None
     if cell.width >= settings.peak_min_width:
         thunks["peak_matmul"], peak_flops = matmul_thunk(
@@ -373,12 +380,15 @@ def _record(cell: Cell, params, samples, compile_times, compiled) -> dict:
             "analysis": a._asdict(),
             "gflops": a.flops / t.median / 1e9 if a.flops else None,
         }
-    control = {
-        "time_s": summarize(samples[CONTROL])._asdict(),
-        "program": program_fingerprint(compiled[CONTROL][0]),
+    controls = {
+        name: {
+            "time_s": summarize(samples[name])._asdict(),
+            "program": program_fingerprint(compiled[name][0]),
+        }
+        for name in CONTROLS
     }
     programs = {name: v["analysis"]["program"] for name, v in variants.items()}
-    programs[CONTROL] = control["program"]
+    programs.update({name: c["program"] for name, c in controls.items()})
     ratios, same_program = {}, {}
     for num, den in RATIOS:
         ratios[f"{num}_over_{den}"] = ratio_stats(samples[num], samples[den])._asdict()
@@ -406,7 +416,7 @@ def _record(cell: Cell, params, samples, compile_times, compiled) -> dict:
         "variants": variants,
         "ratios": ratios,
         "same_program": same_program,
-        "control": control,
+        "controls": controls,
         "memory": memory,
     }
 

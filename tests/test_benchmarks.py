@@ -19,7 +19,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks import _peers, _report, _timing, backprop, fd_scaling, memory  # noqa: E402
 from benchmarks._timing import fit_exponent, ratio_stats, summarize  # noqa: E402
-from benchmarks.cells import CONTROL, JAX_VARIANTS, RATIOS, Cell, Settings  # noqa: E402
+from benchmarks.cells import (  # noqa: E402
+    CONTROLS,
+    JAX_VARIANTS,
+    RATIOS,
+    Cell,
+    Settings,
+)
 
 TINY_GRID = [
     Cell(1, 8, 4, "relu", "softmax_cross_entropy", "float32"),
@@ -163,15 +169,15 @@ def _check_json_schema(res, out):
             assert variant["analysis"]["flops"] > 0
             assert variant["analysis"]["ops"] > 0
         assert cell["variants"]["manual"]["analysis"]["temp_bytes"] is not None
-        assert f"{CONTROL}_over_autodiff" in cell["ratios"]  # the A/A control
         assert set(cell["same_program"]) == {f"{n}_over_{d}" for n, d in RATIOS}
         assert all(isinstance(v, bool) for v in cell["same_program"].values())
-        # The control is autodiff compiled again: the same program by construction.
-        assert cell["same_program"][f"{CONTROL}_over_autodiff"] is True
-        assert cell["control"]["time_s"]["n"] == 3
+        for control, original in CONTROLS.items():  # compiled again: same program
+            assert cell["same_program"][f"{control}_over_{original}"] is True
+            assert cell["controls"][control]["time_s"]["n"] == 3
     s = saved["summary"]
-    assert s["control_over_autodiff_min"] <= s["control_in_worst_cell"]
-    assert s["control_in_worst_cell"] <= s["control_over_autodiff_max"]
+    for prefix, den in (("control", "autodiff"), ("step_control", "step_autodiff")):
+        low, high = s[f"{prefix}_over_{den}_min"], s[f"{prefix}_over_{den}_max"]
+        assert low <= s[f"{prefix}_in_worst_cell"] <= high
     for key in ("same_program_cells", "same_program_step_cells"):
         assert 0 <= s[key] <= len(TINY_GRID), key
     for key in ("dispatch", "throughput", "fd_scaling", "peak_matmul"):
