@@ -72,16 +72,20 @@ def test_diagnose_rejects_unknown_options(capsys):
     assert "--bogus" in capsys.readouterr().err
 
 
+TINY = _study.StudyConfig(
+    activations=("relu",),
+    initializers=("normal(1)",),
+    variants=("plain",),
+    depths=(1,),
+    width=8,
+    batch=8,
+    classes=3,
+    seeds=(0, 1),
+)
+
+
 def test_study_grid_validation_and_non_finite_cells(tmp_path):
-    tiny = _study.StudyConfig(
-        activations=("relu",),
-        initializers=("normal(1)",),
-        variants=("plain",),
-        depths=(1,),
-        width=64,
-        batch=64,
-        seeds=(0,),
-    )
+    tiny = TINY._replace(width=64, batch=64, classes=_study.FULL.classes, seeds=(0,))
     result = _study.run(tiny)
     assert result.ratio.shape == (1, 1, 1, 1)
     assert np.isfinite(result.ratio).all()
@@ -100,18 +104,6 @@ def test_study_grid_validation_and_non_finite_cells(tmp_path):
     ):
         with pytest.raises(ValueError):
             _study.run(tiny._replace(**bad))
-
-
-TINY = _study.StudyConfig(
-    activations=("relu",),
-    initializers=("normal(1)",),
-    variants=("plain",),
-    depths=(1,),
-    width=8,
-    batch=8,
-    classes=3,
-    seeds=(0, 1),
-)
 
 
 def _run_with_norms(monkeypatch, norms_by_seed):
