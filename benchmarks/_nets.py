@@ -2,9 +2,9 @@
 
 A cell's network is ``mlp([width] * depth + [classes])`` on inputs of ``width``
 features: ``depth`` hidden blocks ``dense → [batch_norm] → activation`` (the dense
-layers before batch_norm without bias; with identity
-shortcuts around the equal-width blocks for the ``residual`` variant) and a linear
-output layer producing logits (softmax cross-entropy) or predictions (MSE).
+layers before batch_norm without bias; with identity shortcuts around the
+equal-width blocks for the ``residual`` variant) and a linear output layer producing
+logits (softmax cross-entropy) or predictions (MSE).
 """
 
 from typing import NamedTuple

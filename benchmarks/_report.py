@@ -73,19 +73,12 @@ def summarize_run(results: dict) -> dict:
     """The ``summary`` object: the contract's keys (None where not measured) + extras."""
     cells = results.get("cells", [])
     s = dict.fromkeys(SUMMARY_KEYS)
-    ratios = [c["ratios"]["manual_over_autodiff"]["median"] for c in cells]
-    if ratios:
-        s["manual_over_autodiff_median"] = float(np.median(ratios))
-        s["manual_over_autodiff_max"] = float(np.max(ratios))
-        worst = cells[int(np.argmax(ratios))]
-        s["manual_over_autodiff_worst_cell"] = worst["label"]
-        s.update(_noise(cells))
-        steps = [c["ratios"]["step_manual_over_step_autodiff"]["median"] for c in cells]
-        s["step_manual_over_step_autodiff_median"] = float(np.median(steps))
-        s["step_manual_over_step_autodiff_max"] = float(np.max(steps))
-        s["step_manual_over_step_autodiff_worst_cell"] = cells[int(np.argmax(steps))][
-            "label"
-        ]
+    if cells:
+        s.update(_pair(cells, "manual", "autodiff", CONTROL, "control"))
+        s.update(
+            _pair(cells, "step_manual", "step_autodiff", STEP_CONTROL, "step_control")
+        )
+        s.update(_same_program_counts(cells))
         cv = [c["ratios"]["custom_vjp_over_autodiff"]["median"] for c in cells]
         s["custom_vjp_over_autodiff_median"] = float(np.median(cv))
         comp = [c["ratios"]["compile_manual_over_autodiff"]["median"] for c in cells]
@@ -142,32 +135,38 @@ def summarize_run(results: dict) -> dict:
     return s
 
 
-def _noise(cells: list[dict]) -> dict:
-    """What the machine alone does to a ratio: the A/A controls' medians (each
-    autodiff variant against a second compiled copy of itself) over the grid and in
-    the cell where manual/autodiff is worst, for the value-and-grad (``control_*``)
-    and the Adam step (``step_control_*``), and how many cells compile manual and
-    autodiff to the same program. A control that a run did not record is left out."""
-    out = {}
-    for prefix, control, num, den in (
-        ("control", CONTROL, "manual", "autodiff"),
-        ("step_control", STEP_CONTROL, "step_manual", "step_autodiff"),
-    ):
-        key = f"{control}_over_{den}"
-        if not all(key in c["ratios"] for c in cells):
-            continue
-        r = [c["ratios"][key]["median"] for c in cells]
-        m = [c["ratios"][f"{num}_over_{den}"]["median"] for c in cells]
-        out[f"{prefix}_over_{den}_min"] = float(np.min(r))
-        out[f"{prefix}_over_{den}_max"] = float(np.max(r))
-        out[f"{prefix}_in_worst_cell"] = r[int(np.argmax(m))]
-    if all("same_program" in c for c in cells):
-        same = lambda c, k: c["same_program"].get(k) is True
-        out["same_program_cells"] = sum(same(c, "manual_over_autodiff") for c in cells)
-        out["same_program_step_cells"] = sum(
-            same(c, "step_manual_over_step_autodiff") for c in cells
-        )
+def _pair(cells: list[dict], num: str, den: str, control: str, prefix: str) -> dict:
+    """Median, maximum and worst cell of ``num/den`` over the cells, and what the
+    machine alone does to that ratio: the A/A control (``den`` against a second
+    compiled copy of itself, ``control``), its range over the grid and its value in
+    the worst cell, as ``{prefix}_*``; left out where a run did not record it."""
+    key = f"{num}_over_{den}"
+    r = [c["ratios"][key]["median"] for c in cells]
+    worst = int(np.argmax(r))
+    out = {
+        f"{key}_median": float(np.median(r)),
+        f"{key}_max": float(np.max(r)),
+        f"{key}_worst_cell": cells[worst]["label"],
+    }
+    aa = f"{control}_over_{den}"
+    if all(aa in c["ratios"] for c in cells):
+        a = [c["ratios"][aa]["median"] for c in cells]
+        out[f"{prefix}_over_{den}_min"] = float(np.min(a))
+        out[f"{prefix}_over_{den}_max"] = float(np.max(a))
+        out[f"{prefix}_in_worst_cell"] = a[worst]
     return out
+
+
+def _same_program_counts(cells: list[dict]) -> dict:
+    """How many cells compile manual and autodiff to the same program (value-and-grad,
+    Adam step); left out for runs made before it was recorded."""
+    if not all("same_program" in c for c in cells):
+        return {}
+    count = lambda k: sum(c["same_program"].get(k) is True for c in cells)
+    return {
+        "same_program_cells": count("manual_over_autodiff"),
+        "same_program_step_cells": count("step_manual_over_step_autodiff"),
+    }
 
 
 def _targets(s: dict) -> dict:

@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxnn import backprop, diagnostics, initializers, models
 from jaxnn.checkpoint import _write_atomically
-from jaxnn.layers import _positive_int
+from jaxnn.layers import _int, _positive_int
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu")
 #: Initializer labels and the ``jaxnn.initializers`` factories they stand for.
@@ -110,8 +110,7 @@ def _validate(config: StudyConfig) -> None:
     if not config.seeds:
         raise ValueError("seeds must name at least one seed; got ().")
     for k, seed in enumerate(config.seeds):
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seeds[{k}] must be an int; got seeds[{k}]={seed!r}.")
+        _int(f"seeds[{k}]", seed)
 
 
 def network(activation: str, initializer: str, variant: str, depth: int, config=FULL):

@@ -38,6 +38,7 @@ import numpy as np
 import sklearn.datasets
 
 from jaxnn._typing import Array, PRNGKey
+from jaxnn.layers import _int
 
 NAMES = ("digits", "breast_cancer", "diabetes", "digits_multilabel", "xor", "spirals")
 TASKS = types.MappingProxyType(
@@ -255,12 +256,9 @@ def load(
             f"test_fraction must be in the open interval (0, 1); got "
             f"test_fraction={test_fraction!r}."
         )
-    for arg, value in (("seed", seed), ("n_samples", n_samples)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, numbers.Integral)
-        ):
-            raise ValueError(f"{arg} must be an int; got {arg}={value!r}.")
-    if seed < 0:
+    if n_samples is not None:
+        _int("n_samples", n_samples)
+    if _int("seed", seed) < 0:
         raise ValueError(f"seed must be an int >= 0; got seed={seed!r}.")
     data_seed, split_seed = np.random.SeedSequence(seed).spawn(2)
     raw = _raw(name, np.random.default_rng(data_seed), n_samples)

@@ -38,10 +38,10 @@ def numerical_grad(
     leaf, with the step ``hᵢ = ε·max(1, |θᵢ|)`` (relative for large ``θᵢ``, whose
     spacing of floats would swamp an absolute ``ε``), rounded to the exactly
     representable ``(θᵢ + hᵢ) − θᵢ``: ``2P`` evaluations of ``f``, run one after
-    another (``lax.map``), or ``batch_size`` parameters at a time (vectorised with ``vmap``, ``batch_size``
-    perturbed copies of the parameters in memory): on a GPU one evaluation of a
-    small ``f`` is a few µs of kernel launches, and batches let the time follow the
-    work. Use float64: in float32 rounding error ``~1e-7/ε`` swamps the result.
+    another (``lax.map``), or ``batch_size`` parameters at a time (vectorised with
+    ``vmap``, ``batch_size`` perturbed copies of the parameters in memory): on a GPU
+    one evaluation of a small ``f`` is a few µs of kernel launches, and batches let
+    the time follow the work. Use float64: in float32 rounding error ``~1e-7/ε`` swamps the result.
     Jitted once per ``(f, eps, batch_size)`` and argument shapes for as long as ``f``
     lives: checking the same function again costs no new compilation.
 

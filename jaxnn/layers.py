@@ -19,6 +19,7 @@ Backward passes reuse what the forward pass cached (dynamic programming), so one
 backward pass costs about as much as one forward pass: O(parameters) per example.
 """
 
+import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -40,6 +41,13 @@ class Layer(NamedTuple):
 
 
 # ### Validation helpers ###########################################################
+
+
+def _int(name: str, value: Any) -> int:
+    """``value`` if it is an integer (a Python or NumPy int, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int; got {name}={value!r}.")
+    return value
 
 
 def _positive_int(name: str, value: Any) -> int:
