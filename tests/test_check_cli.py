@@ -189,8 +189,6 @@ def test_train_init_choices_are_the_initializers_it_can_build(capsys):
 def test_json_outputs_are_strict_json_with_null_for_non_finite_numbers(tmp_path):
     """A failed row's NaN error or a diverged run's inf loss is written as null:
     Python's json would write the tokens NaN/Infinity, which JSON parsers refuse."""
-    from jaxnn import cli
-
     path = tmp_path / "out.json"
     cli._write_json(path, {"err": float("nan"), "rows": [1.5, float("-inf"), (2.0,)]})
 
