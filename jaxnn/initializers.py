@@ -93,12 +93,17 @@ def _named(init: Callable, name: str) -> Initializer:
 
 def _as_shape(shape: Sequence[int]) -> Shape:
     """``shape`` as a tuple of ints >= 0; ``ValueError`` naming it otherwise (a float
-    such as 3.7 is refused, not truncated)."""
+    such as 3.7 is refused, not truncated; a bool is refused, not read as 0 or 1)."""
     try:
-        dims = tuple(operator.index(d) for d in shape)
+        raw = tuple(shape)
+        dims = tuple(operator.index(d) for d in raw)
     except TypeError:
-        dims = None
-    if dims is None or any(d < 0 for d in dims):
+        raw = dims = None
+    if (
+        dims is None
+        or any(isinstance(d, bool | np.bool_) for d in raw)
+        or any(d < 0 for d in dims)
+    ):
         raise ValueError(f"shape must be a sequence of ints >= 0; got shape={shape!r}.")
     return dims
 

@@ -19,12 +19,14 @@ Backward passes reuse what the forward pass cached (dynamic programming), so one
 backward pass costs about as much as one forward pass: O(parameters) per example.
 """
 
+import math
 import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnn import activations as _activations
 from jaxnn import initializers as _initializers
@@ -51,9 +53,29 @@ def _int(name: str, value: Any) -> int:
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    """``value`` as a Python int if it is an integer > 0 (a Python or NumPy int, not a
+    bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive int; got {name}={value!r}.")
-    return value
+    return int(value)
+
+
+def _real(name: str, value: Any) -> float:
+    """``value`` as a float if it is a real number (a Python or NumPy int or float,
+    not a bool: ``True`` would silently become 1.0)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {name}={value!r}.")
+    return float(value)
+
+
+def _input_width(layer: str, input_shape: Shape) -> int:
+    """The last entry of ``input_shape``, a positive int (the feature width)."""
+    if len(input_shape) < 1:
+        raise ValueError(
+            f"{layer}: input_shape must end with the input width; got "
+            f"input_shape={tuple(input_shape)}."
+        )
+    return _positive_int("input_shape[-1]", input_shape[-1])
 
 
 def _check_width(layer: str, x: Array, expected: int) -> None:
@@ -135,11 +157,7 @@ def dense(features: int, initializer=None, use_bias: bool = True) -> Layer:
     w_init = _resolve_initializer(initializer, "xavier_normal")
 
     def init(key: PRNGKey, input_shape: Shape):
-        if len(input_shape) < 1:
-            raise ValueError(
-                f"dense: input_shape must end with the input width; got {input_shape}."
-            )
-        d_in = _positive_int("input_shape[-1]", input_shape[-1])
+        d_in = _input_width("dense", input_shape)
         w = w_init(key, (d_in, features))
         b = jnp.zeros((features,), w.dtype) if use_bias else None
         return (*input_shape[:-1], features), DenseParams(w, b), ()
@@ -157,7 +175,9 @@ def dense(features: int, initializer=None, use_bias: bool = True) -> Layer:
         x2 = cache.x.reshape(-1, cache.x.shape[-1])  # (N, in), N = all batch axes
         dy2 = dy.reshape(-1, dy.shape[-1])  # (N, out)
         dw = x2.T @ dy2
-        db = sum_in_dtype(dy2, (0,)) if use_bias else None
+        # One reduce over every batch axis, the one jax.vjp emits for the broadcast
+        # of b (summing the reshaped (N, out) rounds differently in bf16/f16).
+        db = sum_in_dtype(dy, _batch_axes(dy)) if use_bias else None
         dx = dy @ cache.w.T
         return DenseParams(dw, db), dx
 
@@ -213,13 +233,19 @@ def prelu(init_alpha: float = 0.25) -> Layer:
 
     Backward: ``dx = dy ⊙ (1 if x ≥ 0 else α)``, ``dα = Σ_batch dy ⊙ min(x, 0)``.
     At ``x = 0`` the slope is 1, as ``jax.nn.leaky_relu``'s.
+
+    Raises:
+      TypeError: ``init_alpha`` is not a real number (a bool included); at run time,
+        ``x`` has another dtype than ``α``.
+      ValueError: ``init_alpha`` is not finite; at run time, ``x`` has another width
+        than ``α``.
     """
-    if not jnp.isfinite(init_alpha):
+    if not math.isfinite(_real("init_alpha", init_alpha)):
         raise ValueError(f"init_alpha must be finite; got init_alpha={init_alpha!r}.")
 
     def init(key, input_shape):
         del key
-        d = _positive_int("input_shape[-1]", input_shape[-1])
+        d = _input_width("prelu", input_shape)
         return (
             tuple(input_shape),
             PReLUParams(jnp.full((d,), init_alpha, jnp.float32)),
@@ -228,14 +254,16 @@ def prelu(init_alpha: float = 0.25) -> Layer:
 
     def forward(params: PReLUParams, state, x, *, train=False, key=None):
         del train, key
-        _check_width("prelu", x, params.alpha.shape[0])
+        d = params.alpha.shape[0]
+        _check_width("prelu", x, d)
+        _check_params("prelu", x, {"alpha": params.alpha}, d, params.alpha.dtype)
         y = jnp.where(x >= 0, x, params.alpha * x)
         return y, state, PReLUCache(x, params.alpha)
 
     def backward(cache: PReLUCache, dy):
         positive = cache.x >= 0
         dx = jnp.where(positive, dy, cache.alpha * dy)
-        dalpha = jnp.sum(jnp.where(positive, 0, dy * cache.x), axis=_batch_axes(dy))
+        dalpha = sum_in_dtype(jnp.where(positive, 0, dy * cache.x), _batch_axes(dy))
         return PReLUParams(dalpha), dx
 
     return Layer(init, forward, backward)
@@ -286,16 +314,17 @@ def batch_norm(
     Raises:
       ValueError: ``momentum`` outside [0, 1], ``eps`` ≤ 0; in training, a batch of
         fewer than 2 examples; ``β`` or the running statistics not of shape ``(d,)``.
-      TypeError: at run time, ``x`` has another dtype than ``γ``.
+      TypeError: ``momentum`` or ``eps`` not a real number (a bool included); at run
+        time, ``x`` has another dtype than ``γ``.
     """
-    if not 0.0 <= momentum <= 1.0:
+    if not 0.0 <= _real("momentum", momentum) <= 1.0:
         raise ValueError(f"momentum must be in [0, 1]; got momentum={momentum!r}.")
-    if not eps > 0:
+    if not _real("eps", eps) > 0:
         raise ValueError(f"eps must be > 0; got eps={eps!r}.")
 
     def init(key, input_shape):
         del key
-        d = _positive_int("input_shape[-1]", input_shape[-1])
+        d = _input_width("batch_norm", input_shape)
         params = BatchNormParams(
             jnp.ones((d,), jnp.float32), jnp.zeros((d,), jnp.float32)
         )
@@ -373,8 +402,10 @@ def dropout(rate: float) -> Layer:
 
     Raises:
       ValueError: ``rate`` outside [0, 1); at run time, ``train=True`` without ``key``.
+      TypeError: ``rate`` not a real number (a bool included); at run time, an
+        integer ``x`` with ``train=True``.
     """
-    if not 0.0 <= rate < 1.0:
+    if not 0.0 <= _real("rate", rate) < 1.0:
         raise ValueError(f"rate must be in [0, 1); got rate={rate!r}.")
 
     def init(key, input_shape):
@@ -389,6 +420,12 @@ def dropout(rate: float) -> Layer:
             raise ValueError(
                 "dropout with train=True needs a PRNG key; got key=None. Pass "
                 "key=jax.random.key(seed) (split it for every step)."
+            )
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            # 1/(1 − rate) in an integer dtype would be 1/0: inf and nan, not x.
+            raise TypeError(
+                "dropout with train=True needs a floating input x (it scales kept "
+                f"units by 1/(1 - rate)); got x.dtype={x.dtype.name}."
             )
         keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
         mask = keep.astype(x.dtype) / jnp.asarray(1.0 - rate, x.dtype)

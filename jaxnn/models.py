@@ -48,7 +48,13 @@ def mlp(
     >>> out_shape
     (10,)
     """
-    sizes = tuple(sizes)
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        raise TypeError(
+            "sizes must be a sequence of positive ints (the hidden widths, then the "
+            f"output width); got sizes={sizes!r}."
+        ) from None
     if not sizes:
         raise ValueError("sizes must list at least the output width; got sizes=().")
     for i, size in enumerate(sizes):

@@ -236,6 +236,17 @@ BAD = [
         r"ints >= 0; got shape=\(-2, 3\)",
     ),
     (lambda: initializers.zeros()(jax.random.key(0), 5), ValueError, "shape=5"),
+    # A bool dimension is refused, not read as 1 (jax reads it as 1).
+    (
+        lambda: initializers.zeros()(jax.random.key(0), (True, 3)),
+        ValueError,
+        r"ints >= 0; got shape=\(True, 3\)",
+    ),
+    (
+        lambda: initializers.he_uniform()(jax.random.key(0), (4, np.True_)),
+        ValueError,
+        r"ints >= 0; got shape=\(4, np.True_\)",
+    ),
 ]
 
 

@@ -77,10 +77,13 @@ def test_backward_under_jit_equals_eager(name):
     )
 
 
-@pytest.mark.parametrize("name", ["dense", "batch_norm"])
+SHARED = {"dense": ("b",), "batch_norm": ("gamma", "beta"), "prelu": ("alpha",)}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
 def test_shared_parameter_gradients_sum_in_the_input_dtype_like_jax_vjp(name):
-    """bfloat16: a bias's or scale's gradient is the batch sum that jax.vjp emits
-    for a broadcast, in bfloat16 (no float32 accumulation): equal bit for bit."""
+    """bfloat16: a bias's, scale's or slope's gradient is the batch sum that jax.vjp
+    emits for a broadcast, in bfloat16 (no float32 accumulation): equal bit for bit."""
     layer = LAYERS[name]()
     params, state, x, _, _, cache, dy = _run(layer, jnp.bfloat16, batch=64, width=16)
 
@@ -89,13 +92,32 @@ def test_shared_parameter_gradients_sum_in_the_input_dtype_like_jax_vjp(name):
 
     manual, _ = layer.backward(cache, dy)
     auto = jax.vjp(forward, params)[1](dy)[0]
-    shared = ("b",) if name == "dense" else ("gamma", "beta")
+    shared = SHARED[name]
     for field in shared:
         m, a = getattr(manual, field), getattr(auto, field)
         assert m.dtype == a.dtype == jnp.bfloat16
         np.testing.assert_array_equal(
             np.asarray(m, np.float32), np.asarray(a, np.float32)
         )
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=["bf16", "f16"])
+def test_dense_bias_gradient_over_several_batch_axes_equals_jax_vjp(dtype):
+    """bfloat16 and float16, x of shape (8, 16, 5): db is jax.vjp's one reduce over
+    both batch axes, bit for bit (summing the flattened (128, 4) rounds otherwise)."""
+    layer = L.dense(4)
+    k1, k2, k3 = jax.random.split(jax.random.key(11), 3)
+    _, params, state = layer.init(k1, (16, 5))
+    params = tree_cast(params, dtype)
+    x = jax.random.normal(k2, (8, 16, 5), dtype)
+    y, _, cache = layer.forward(params, state, x)
+    dy = jax.random.normal(k3, y.shape, dtype)
+    manual, _ = layer.backward(cache, dy)
+    auto = jax.vjp(lambda p: layer.forward(p, state, x)[0], params)[1](dy)[0]
+    assert manual.b.dtype == auto.b.dtype == dtype
+    np.testing.assert_array_equal(
+        np.asarray(manual.b, np.float32), np.asarray(auto.b, np.float32)
+    )
 
 
 def test_dense_without_bias_has_none_bias():
@@ -320,3 +342,89 @@ def test_inputs_of_another_dtype_and_misshapen_vectors_are_refused():
         bn.forward(p._replace(beta=jnp.zeros((1,), jnp.float32)), s, x32, train=True)
     with pytest.raises(ValueError, match=r"state.var must have shape \(2,\)"):
         bn.forward(p, s._replace(var=jnp.ones((1,), jnp.float32)), x32)
+
+
+def test_prelu_refuses_inputs_of_another_dtype():
+    # float32 parameters: a float64 x gave a float64 dα where jax.vjp gives float32,
+    # and an int32 x was silently promoted.
+    layer = L.prelu()
+    _, p, s = layer.init(jax.random.key(0), (3,))
+    x32 = jnp.ones((4, 3), jnp.float32)
+    with pytest.raises(TypeError, match="prelu: .*dtype float32; got x.dtype=float64"):
+        layer.forward(p, s, x32.astype(jnp.float64))
+    with pytest.raises(TypeError, match="prelu: .*got x.dtype=int32"):
+        layer.forward(p, s, x32.astype(jnp.int32))
+    with pytest.raises(ValueError, match=r"alpha must have shape \(3,\)"):
+        layer.forward(p._replace(alpha=jnp.ones((3, 1), jnp.float32)), s, x32)
+
+
+def test_dropout_refuses_integer_input_in_training():
+    # int32: the scale 1/(1 − rate) cast to int32 is 1/0, which made every unit inf
+    # or nan; evaluation (the identity) still passes integers through.
+    layer = L.dropout(0.25)
+    x = jnp.ones((2, 4), jnp.int32)
+    with pytest.raises(TypeError, match="floating input x.*got x.dtype=int32"):
+        layer.forward((), (), x, train=True, key=jax.random.key(0))
+    y, _, _ = layer.forward((), (), x, train=False)
+    np.testing.assert_array_equal(y, x)
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (
+            lambda: L.batch_norm(momentum=True),
+            "momentum must be a real number; got momentum=True",
+        ),
+        (lambda: L.batch_norm(eps=True), "eps must be a real number; got eps=True"),
+        (lambda: L.dropout(False), "rate must be a real number; got rate=False"),
+        (
+            lambda: L.prelu(True),
+            "init_alpha must be a real number; got init_alpha=True",
+        ),
+        (
+            lambda: L.prelu("0.1"),
+            "init_alpha must be a real number; got init_alpha='0.1'",
+        ),
+        (lambda: L.batch_norm(momentum="0.9"), "momentum must be a real number"),
+    ],
+)
+def test_hyperparameters_refuse_bools_and_non_numbers(build, match):
+    # A bool is not read as 0.0 or 1.0 (momentum=True froze the running statistics).
+    with pytest.raises(TypeError, match=match):
+        build()
+
+
+def test_numpy_integer_sizes_are_accepted():
+    # float32. np.int64(3) is a positive int: it was refused with a message saying it
+    # must be a positive int. Sizes come back as Python ints.
+    from jaxnn import models
+
+    layer = L.dense(np.int64(3))
+    out_shape, params, _ = layer.init(jax.random.key(0), (np.int64(4),))
+    assert out_shape == (3,) and type(out_shape[-1]) is int
+    assert params.w.shape == (4, 3)
+    out_shape, *_ = models.mlp(np.array([4, 2])).init(jax.random.key(0), (5,))
+    assert out_shape == (2,)
+    with pytest.raises(ValueError, match="features must be a positive int"):
+        L.dense(np.int64(0))
+
+
+def test_mlp_sizes_must_be_a_sequence():
+    from jaxnn import models
+
+    with pytest.raises(
+        TypeError, match="sizes must be a sequence of positive ints.*got sizes=5"
+    ):
+        models.mlp(5)
+
+
+@pytest.mark.parametrize("name", ["dense", "prelu", "batch_norm"])
+def test_init_refuses_an_input_shape_without_a_width(name):
+    # prelu and batch_norm raised a bare IndexError for input_shape=().
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: input_shape must end with the input width; got "
+        r"input_shape=\(\)",
+    ):
+        LAYERS[name]().init(jax.random.key(0), ())
