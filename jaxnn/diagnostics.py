@@ -197,9 +197,9 @@ def grad_norm_ratios(grads: PyTree, *, include_bias: bool = False) -> Array:
     """``‖∂L/∂W_l‖ / ‖∂L/∂W_out‖`` for every dense layer ``l`` (``out`` the last one).
 
     The last entry is 1 (all entries are 0, or ``inf`` where a layer's norm is not,
-    when the output layer's gradient is 0). A first entry far below 1 is the
-    vanishing-gradient signature: with σ (``σ' ≤ 1/4``) each layer can shrink the
-    gradient by 4, so ten layers by about ``0.25¹⁰ ≈ 10⁻⁶``.
+    when the output layer's gradient is 0; NaN where either norm is NaN). A first
+    entry far below 1 is the vanishing-gradient signature: with σ (``σ' ≤ 1/4``) each
+    layer can shrink the gradient by 4, so ten layers by about ``0.25¹⁰ ≈ 10⁻⁶``.
 
     Raises:
       ValueError: ``grads`` holds no dense layer.
@@ -211,9 +211,10 @@ def grad_norm_ratios(grads: PyTree, *, include_bias: bool = False) -> Array:
 
 
 def _ratio(num: Array, den: Array) -> Array:
-    """``num / den``, with ``0/0 = 0`` and ``x/0 = inf`` for ``x > 0`` (no NaN)."""
-    safe = jnp.where(den > 0, den, 1)
-    return jnp.where(den > 0, num / safe, jnp.where(num > 0, jnp.inf, 0))
+    """``num / den`` of norms, with ``0/0 = 0`` and ``x/0 = inf`` for ``x > 0``; a NaN
+    norm on either side gives NaN (as the plain quotient does), never 0 or inf."""
+    safe = jnp.where(den == 0, 1, den)
+    return jnp.where(den == 0, jnp.where(num == 0, 0, num * jnp.inf), num / safe)
 
 
 def first_last_ratio(grads: PyTree, *, include_bias: bool = False) -> Array:
@@ -227,7 +228,8 @@ def update_ratios(
     """Update-to-parameter ratio ``‖ΔW_l‖ / ‖W_l‖`` per dense layer, ``(layers,)``.
 
     ``updates`` is what the optimizer returns (``params + updates`` is the new point).
-    A layer with ``‖W_l‖ = 0`` gets ``inf`` if it moves and 0 if it does not.
+    A layer with ``‖W_l‖ = 0`` gets ``inf`` if it moves and 0 if it does not; a NaN
+    norm on either side gives NaN.
 
     Raises:
       ValueError: ``updates`` and ``params`` hold different numbers of dense layers.

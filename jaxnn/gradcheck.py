@@ -22,6 +22,7 @@ from jax.flatten_util import ravel_pytree
 from jaxnn._tree import path_str, tree_cast
 from jaxnn._typing import PyTree
 from jaxnn.layers import Layer
+from jaxnn.optim import _validate
 
 #: Default tolerances: manual vs autodiff is exact up to rounding; finite differences
 #: with eps = 1e-6 in float64 carry O(eps²) truncation and O(1e-16/eps) rounding error.
@@ -34,10 +35,12 @@ def numerical_grad(
 ) -> PyTree:
     """Gradient of scalar ``f`` at ``params`` by central differences.
 
-    ``∂f/∂θᵢ ≈ (f(θ + hᵢ eᵢ) − f(θ − hᵢ eᵢ)) / 2hᵢ`` for every scalar ``θᵢ`` of every
-    leaf, with the step ``hᵢ = ε·max(1, |θᵢ|)`` (relative for large ``θᵢ``, whose
-    spacing of floats would swamp an absolute ``ε``), rounded to the exactly
-    representable ``(θᵢ + hᵢ) − θᵢ``: ``2P`` evaluations of ``f``, run one after
+    ``∂f/∂θᵢ ≈ (f(θ + hᵢ eᵢ) − f(θ − hᵢ' eᵢ)) / (hᵢ + hᵢ')`` for every scalar ``θᵢ``
+    of every leaf, with the step ``ε·max(1, |θᵢ|)`` (relative for large ``θᵢ``, whose
+    spacing of floats would swamp an absolute ``ε``) rounded in the leaf's own dtype:
+    ``hᵢ = (θᵢ + ε·max(1, |θᵢ|)) − θᵢ`` and ``hᵢ' = θᵢ − (θᵢ − hᵢ)``, the steps
+    actually taken (``hᵢ' = hᵢ`` unless ``θᵢ − hᵢ`` rounds; a float32 leaf beside
+    float64 ones is perturbed in float32): ``2P`` evaluations of ``f``, run one after
     another (``lax.map``), or ``batch_size`` parameters at a time (vectorised with
     ``vmap``, ``batch_size`` perturbed copies of the parameters in memory): on a GPU
     one evaluation of a small ``f`` is a few µs of kernel launches, and batches let
@@ -55,11 +58,12 @@ def numerical_grad(
       A pytree like ``params`` holding ``∂f/∂params``.
 
     Raises:
-      ValueError: ``eps`` ≤ 0, a bad ``batch_size``, or ``f`` not scalar.
+      ValueError: ``eps`` not a finite number > 0 or below the machine epsilon of a
+        leaf's dtype (its step could round to 0, giving NaN), a bad ``batch_size``,
+        or ``f`` not scalar.
       TypeError: a leaf that is not floating.
     """
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0; got eps={eps!r}.")
+    _validate.positive("eps", eps)  # a bool is refused, not taken as 1
     if batch_size is not None and (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, int)
@@ -67,10 +71,18 @@ def numerical_grad(
     ):
         raise ValueError(f"batch_size must be an int ≥ 1 or None; got {batch_size!r}.")
     for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating):
+        dtype = jnp.asarray(leaf).dtype
+        if not jnp.issubdtype(dtype, jnp.floating):
             raise TypeError(
                 f"numerical_grad needs floating leaves; params{path_str(path)} has "
-                f"dtype {jnp.asarray(leaf).dtype}."
+                f"dtype {dtype}."
+            )
+        if eps < jnp.finfo(dtype).eps:
+            raise ValueError(
+                f"eps must be at least the machine epsilon of every leaf's dtype; "
+                f"got eps={eps!r} but params{path_str(path)} has dtype {dtype}, "
+                f"whose epsilon is {float(jnp.finfo(dtype).eps):.3g} (a smaller step "
+                "can round to 0)."
             )
     return _compiled_differences(f, eps, batch_size)(params)
 
@@ -84,10 +96,21 @@ def _central_differences(f, eps, batch_size, params):
             f"f must return a scalar; got an output of shape {jnp.shape(out)}."
         )
 
+    if flat.size == 0:  # no parameters (or only empty leaves): nothing to perturb
+        return unravel(flat)
+
+    def in_leaf_dtypes(v):
+        """``v`` rounded entry by entry to its leaf's dtype (``flat``'s is widest)."""
+        return ravel_pytree(unravel(v))[0]
+
+    # The steps actually taken, exact in flat's dtype: a float32 leaf in a tree with
+    # float64 ones must not be divided by a float64 step it was never moved by.
+    h_up = in_leaf_dtypes(flat + eps * jnp.maximum(1, jnp.abs(flat))) - flat
+    h_down = flat - in_leaf_dtypes(flat - h_up)
+
     def partial_i(i):
-        h = (flat[i] + eps * jnp.maximum(1, jnp.abs(flat[i]))) - flat[i]
-        e = jnp.zeros_like(flat).at[i].set(h)
-        return (f(unravel(flat + e)) - f(unravel(flat - e))) / (2 * h)
+        up, down = flat.at[i].add(h_up[i]), flat.at[i].add(-h_down[i])
+        return (f(unravel(up)) - f(unravel(down))) / (h_up[i] + h_down[i])
 
     return unravel(jax.lax.map(partial_i, jnp.arange(flat.size), batch_size=batch_size))
 
@@ -116,12 +139,18 @@ def _compiled_differences(f, eps, batch_size) -> Callable:
 
 
 def _norm(x) -> float:
-    return float(np.linalg.norm(np.asarray(x, dtype=np.float64).ravel()))
+    """``‖x‖₂`` in float64, as ``m·‖x/m‖`` with ``m = max|x|``: ``Σx²`` itself
+    underflows to 0 below ``|x| ≈ 1e-162`` and overflows above ``1e154``."""
+    x = np.abs(np.asarray(x, dtype=np.float64).ravel())
+    m = x.max(initial=0.0)
+    if not 0 < m < np.inf:  # all zero (or empty), or an inf or NaN to propagate
+        return float(np.sqrt(np.sum(np.square(x))))
+    return float(m * np.linalg.norm(x / m))
 
 
 def _tree_norm(tree: PyTree) -> float:
     """``‖tree‖``, the 2-norm over all leaves, in float64."""
-    return float(np.sqrt(sum(_norm(x) ** 2 for x in jax.tree.leaves(tree))))
+    return _norm([_norm(x) for x in jax.tree.leaves(tree)])
 
 
 def relative_error(a: PyTree, b: PyTree) -> float:
@@ -131,11 +160,11 @@ def relative_error(a: PyTree, b: PyTree) -> float:
       ValueError: the trees differ in structure or a leaf's shape.
     """
     la, lb = _leaves_checked(a, b)
-    diff = np.sqrt(
-        sum(
-            _norm(np.subtract(x, y, dtype=np.float64)) ** 2
+    diff = _norm(
+        [
+            _norm(np.subtract(x, y, dtype=np.float64))
             for x, y in zip(la, lb, strict=True)
-        )
+        ]
     )
     na, nb = _tree_norm(la), _tree_norm(lb)
     return float(diff / max(na, nb, np.finfo(np.float64).tiny))
@@ -274,7 +303,12 @@ def check_grads(
 
     Raises:
       TypeError: a leaf of ``params`` that is not float64.
+      ValueError: ``rtol`` or ``atol`` not a finite number ≥ 0 (a bool is refused:
+        ``rtol=True`` would pass any gradient), or a bad ``eps``.
     """
+    _validate.non_negative("rtol", rtol)
+    if atol is not None:
+        _validate.non_negative("atol", atol)
     for path, leaf in jax.tree_util.tree_leaves_with_path(params):
         if jnp.asarray(leaf).dtype != jnp.float64:
             raise TypeError(
@@ -353,6 +387,8 @@ def check_layer(
         )
     if dtype.name not in RTOL_VJP:
         raise ValueError(f"dtype must be float32 or float64; got dtype={dtype.name}.")
+    if rtol is not None:
+        _validate.non_negative("rtol", rtol)
     rtol = RTOL_VJP[dtype.name] if rtol is None else rtol
     key = jax.random.key(0) if key is None else key
     k_init, k_x, k_fwd = jax.random.split(key, 3)

@@ -12,7 +12,8 @@ gradient divided by ``N``. ``get(name)`` bundles a loss with its backward rule i
 
 - ``mse``: ``ℓ = Σⱼ ½(tⱼ − pⱼ)²``; backward ``(p − t)/N``.
 - ``binary_cross_entropy``: ``ℓ = Σⱼ −yⱼ log σ(zⱼ) − (1 − yⱼ) log σ(−zⱼ)``; backward
-  ``(σ(z) − y)/N``.
+  ``(σ(z) − y)/N``, evaluated as ``((1 − y)·σ(z) − y·σ(−z))/N``, accurate also where
+  ``σ(z)`` rounds to 1.
 - ``softmax_cross_entropy``: ``ℓ = −Σⱼ yⱼ log softmax(z)ⱼ``; backward
   ``(softmax(z)·Σⱼ yⱼ − y)/N``, i.e. ``(softmax(z) − y)/N`` for rows of ``y`` that sum
   to 1.
@@ -374,14 +375,28 @@ def softmax_cross_entropy_with_integer_labels(
     )
 
 
+def _over_batch(x: Array, n: int) -> Array:
+    """``x / n``, the batch mean's factor. Where ``n`` overflows ``x``'s dtype
+    (float16 batches over 65504, where ``x / n`` is ``x / inf = 0``) as ``x · (1/n)``,
+    the factor ``jax.grad`` of ``jnp.mean`` takes; otherwise the plain division."""
+    if n > float(jnp.finfo(x.dtype).max):
+        return x * (1 / n)
+    return x / n
+
+
 def _mse_bwd(pred, target):
     pred, target = _check_mse(pred, target)
-    return (pred - target) / pred.shape[0]
+    return _over_batch(pred - target, pred.shape[0])
 
 
 def _binary_cross_entropy_bwd(logits, labels):
+    """``(σ(z) − y) / N``, evaluated as ``((1 − y)·σ(z) − y·σ(−z)) / N`` (the terms
+    ``jax.grad`` takes of the two log-sigmoids): ``σ(z) − 1`` rounds to 0 where
+    ``σ(z)`` rounds to 1 (``z ≳ 17`` in float32, ``≳ 37`` in float64) and loses
+    relative accuracy well before, while ``−σ(−z)`` keeps it."""
     logits, labels = _check_bce(logits, labels)
-    return (sigmoid(logits) - labels) / logits.shape[0]
+    grad = (1 - labels) * sigmoid(logits) - labels * sigmoid(-logits)
+    return _over_batch(grad, logits.shape[0])
 
 
 def _label_mass(y: Array) -> Array:
@@ -391,14 +406,14 @@ def _label_mass(y: Array) -> Array:
 
 def _softmax_ce_grad_cpu(z: Array, y: Array) -> Array:
     """``(softmax(z)·Σy − y) / N``, scaled after the subtraction."""
-    return (softmax(z) * _label_mass(y) - y) / z.shape[0]
+    return _over_batch(softmax(z) * _label_mass(y) - y, z.shape[0])
 
 
 def _softmax_ce_grad_cuda(z: Array, y: Array) -> Array:
     """``e^(log softmax z)·(Σy / N) − y / N``: the forward's ``log softmax``, scaled
     before."""
     n = z.shape[0]
-    return jnp.exp(_log_softmax(z)) * (_label_mass(y) / n) - y / n
+    return jnp.exp(_log_softmax(z)) * _over_batch(_label_mass(y), n) - _over_batch(y, n)
 
 
 def _softmax_cross_entropy_bwd(logits, labels):
@@ -421,7 +436,7 @@ def _softmax_cross_entropy_bwd(logits, labels):
 def _softmax_cross_entropy_with_integer_labels_bwd(logits, labels):
     logits, labels = _check_integer_labels(logits, labels)
     onehot = _one_hot(labels, logits.shape[1], logits.dtype)
-    return (softmax(logits) - onehot) / logits.shape[0]
+    return _over_batch(softmax(logits) - onehot, logits.shape[0])
 
 
 ### Registry.

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnn import activations, backprop, diagnostics, layers, models
+from jaxnn import activations, backprop, diagnostics, gradcheck, layers, models
 from jaxnn.layers import DenseParams
 
 LOSS = "softmax_cross_entropy_with_integer_labels"
@@ -253,3 +253,110 @@ def test_bad_inputs_raise_instead_of_broadcasting_or_nan():
         diagnostics.saturation_fraction(cache, np.float32(3.0)),
         diagnostics.saturation_fraction(cache, 3.0),
     )
+
+
+def test_ratios_of_nan_norms_are_nan_not_zero_or_inf():
+    """float32. A NaN gradient or parameter norm gave ratios of 0 or inf (a NaN output
+    layer read as [inf, inf, 0], a NaN first layer over a zero output layer as 0, NaN
+    parameters as "moved from zero"); the plain quotient gives NaN, and so must they."""
+    dense = lambda w: DenseParams(jnp.array([[w]], jnp.float32), jnp.zeros(1))
+    nan = float("nan")
+    ratios = diagnostics.grad_norm_ratios((dense(1.0), dense(2.0), dense(nan)))
+    np.testing.assert_array_equal(ratios, [nan, nan, nan])
+    ratios = diagnostics.grad_norm_ratios((dense(nan), dense(2.0), dense(0.0)))
+    np.testing.assert_array_equal(ratios, [nan, np.inf, 0.0])
+    params = (dense(nan), dense(0.0), dense(0.0), dense(2.0))
+    updates = (dense(1.0), dense(nan), dense(0.0), dense(1.0))
+    got = jax.jit(diagnostics.update_ratios)(params, updates)
+    np.testing.assert_array_equal(got, [nan, nan, 0.0, 0.5])
+
+
+# ### gradcheck edge cases (its main tests are in test_backprop) ######################
+
+
+def test_numerical_grad_divides_by_the_step_each_leaf_actually_took():
+    """A float32 leaf beside a float64 one: the step was computed in float64 but the
+    leaf moved by its float32 rounding, so its gradient was off by up to ~5%. f is
+    linear and evaluated in float64, so the true differences are exact."""
+    params = {
+        "a": jnp.array([1.0, -1.0, 3.0, 0.1], jnp.float32),
+        "b": jnp.array([1.0, -3.0], jnp.float64),
+    }
+    c = jnp.array([0.5, 2.0, -1.0, 3.0])
+
+    def f(p):
+        return jnp.sum(c * p["a"].astype(jnp.float64)) + jnp.sum(p["b"] ** 2)
+
+    grads = gradcheck.numerical_grad(f, params)
+    assert grads["a"].dtype == jnp.float32 and grads["b"].dtype == jnp.float64
+    np.testing.assert_allclose(grads["a"], c, rtol=1e-7)
+    np.testing.assert_allclose(grads["b"], [2.0, -6.0], rtol=1e-8)
+
+
+def test_numerical_grad_refuses_an_eps_whose_step_can_vanish():
+    """eps = inf gave NaN everywhere, eps = True was taken as 1, and an eps below the
+    leaf dtype's epsilon a zero step and 0/0 = NaN; all are refused, naming eps (and
+    the leaf's dtype)."""
+    f = lambda p: jnp.sum(p**2)
+    x64, x32 = jnp.array([1.0, 3.0]), jnp.array([1.0, 3.0], jnp.float32)
+    for bad in (float("inf"), float("nan"), 0.0, -1e-6, True):
+        with pytest.raises(
+            ValueError, match=rf"eps must be a finite number > 0.*{bad}"
+        ):
+            gradcheck.numerical_grad(f, x64, eps=bad)
+    with pytest.raises(ValueError, match=r"eps=1e-20 .* float64, whose epsilon is"):
+        gradcheck.numerical_grad(f, x64, eps=1e-20)
+    with pytest.raises(ValueError, match=r"eps=1e-08 .* float32, whose epsilon is"):
+        gradcheck.numerical_grad(f, x32, eps=1e-8)
+    np.testing.assert_allclose(gradcheck.numerical_grad(f, x32, eps=1e-3), [2, 6], 1e-3)
+
+
+def test_numerical_grad_and_check_grads_of_parameters_without_entries():
+    """float64. No leaves, or only empty ones, raised IndexError; jax.grad returns
+    the same (empty) tree, and there is nothing to disagree about."""
+    f = lambda p: jnp.sum(p["b"]) + 1.0
+    for params in ({"b": jnp.zeros((0,))}, {"b": jnp.zeros((0, 3))}):
+        for batch_size in (None, 2):
+            got = gradcheck.numerical_grad(f, params, batch_size=batch_size)
+            assert jax.tree.structure(got) == jax.tree.structure(params)
+            assert got["b"].shape == params["b"].shape
+        report = gradcheck.check_grads(f, jax.grad(f), params)
+        assert report.passed and report.max_error == 0.0
+    assert gradcheck.numerical_grad(lambda p: jnp.float64(1.0), {}) == {}
+
+
+def test_relative_error_is_scale_invariant_at_extreme_magnitudes():
+    """float64. Σx² underflowed below |x| ≈ 1e-162 (a relative error of 0 for
+    different gradients, which check_grads then passed) and overflowed above 1e154
+    (NaN); ‖a − b‖ / max(‖a‖, ‖b‖) does not depend on the scale."""
+    a, b = np.array([1.0, 2.0, 0.0]), np.array([3.0, 2.0, 1.0])
+    want = np.linalg.norm(a - b) / np.linalg.norm(b)
+    for scale in (1e-300, 1e-170, 1.0, 1e200, 1e300):
+        got = gradcheck.relative_error({"x": a * scale}, {"x": b * scale})
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+    assert gradcheck.relative_error(jnp.zeros(2), jnp.zeros(2)) == 0.0
+    assert gradcheck.relative_error(jnp.zeros(1), jnp.array([1e-170])) == 1.0
+    f = lambda p: 1e-170 * jnp.sum(p**2)
+    wrong = lambda p: 3e-170 * p  # the true gradient is 2e-170·p
+    report = gradcheck.check_grads(f, wrong, jnp.array([1.0, 2.0]), raise_on_fail=False)
+    assert not report.passed and report.max_error > 0.3
+
+
+def test_check_grads_and_check_layer_refuse_bad_tolerances():
+    """float64. rtol=True was taken as 1 and passed a gradient 3x too large; a
+    negative or NaN tolerance failed every check without saying why."""
+    f = lambda p: jnp.sum(p**2)
+    wrong = lambda p: 6 * p
+    x = jnp.array([1.0, 2.0])
+    for arg, bad in (
+        ("rtol", True),
+        ("rtol", -1e-6),
+        ("rtol", float("nan")),
+        ("atol", True),
+        ("atol", float("inf")),
+        ("atol", -1.0),
+    ):
+        with pytest.raises(ValueError, match=rf"{arg} must be a finite number >= 0"):
+            gradcheck.check_grads(f, wrong, x, **{arg: bad})
+    with pytest.raises(ValueError, match=r"rtol must be a finite number >= 0"):
+        gradcheck.check_layer(layers.dense(2), (3,), rtol=True)

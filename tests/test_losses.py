@@ -493,3 +493,41 @@ def test_binary_cross_entropy_labels_outside_0_1_raise_when_concrete(bad):
         with pytest.raises(ValueError, match=re.escape(message)):
             fn(logits, labels)
     jax.jit(loss.forward)(logits, labels)  # traced: not checked
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_cross_entropy_backward_keeps_accuracy_for_confident_logits(dtype):
+    # float32 and float64 logits of 5 to 40 with the label on their side, where
+    # σ(z) − 1 rounds to 0 (z ≳ 17 in float32, ≳ 37 in float64) or loses digits: the
+    # backward must keep −σ(−z)/N, as jax.grad does (it was 0, or 3e-4 off at z = 10).
+    z = np.array([[5.0, 10.0, 17.0, 20.0, 40.0]])
+    logits = jnp.asarray(np.concatenate([z, -z]), dtype)
+    labels = jnp.asarray([[1.0] * 5, [0.0] * 5], dtype)
+    loss = losses.get("binary_cross_entropy")
+    manual = loss.backward(logits, labels)
+    auto = jax.grad(loss.forward)(logits, labels)
+    exact = np.concatenate([-1 / (1 + np.exp(z)), 1 / (1 + np.exp(z))]) / 2
+    assert manual.dtype == dtype
+    assert rel_err(manual, auto) <= RTOL_GRAD[dtype]
+    np.testing.assert_allclose(manual, exact, rtol=RTOL_GRAD[dtype])
+
+
+def test_float16_backward_of_a_batch_larger_than_float16_max():
+    # float16, N = 70000 > 65504 (float16's largest value): x / N divided by N cast
+    # to float16, i.e. by inf, and every backward rule returned zeros. jax.grad of
+    # the batch mean multiplies by 1/N instead; both must agree with the float64
+    # gradient to float16 rounding.
+    n = 70_000
+    z, targets = inputs(seed=8, shape=(n, 2), scale=1.0)
+    for name in NAMES:
+        loss = losses.get(name)
+        zz, t = cast(z, targets, jnp.float16)
+        manual = loss.backward(zz, t[name])
+        _, t64 = cast(z, targets, jnp.float64)
+        exact = jax.grad(loss.forward)(zz.astype(jnp.float64), t64[name])
+        assert manual.dtype == jnp.float16
+        assert rel_err(manual, exact) <= 1e-2, name
+        assert rel_err(manual, jax.grad(loss.forward)(zz, t[name])) <= 1e-2, name
+        if name == "softmax_cross_entropy":  # the other backend's form too
+            cuda = losses._softmax_ce_grad_cuda(zz, t[name])
+            assert rel_err(cuda, exact) <= 1e-2
