@@ -327,6 +327,91 @@ def test_optax_transforms_inside_jaxnn_chain(dtype):
     assert_leaves_equal(ours, theirs, RTOL[dtype])
 
 
+# Named optimizers whose state must have optax's slots, sub-state by sub-state.
+SLOTS = {
+    "sgd": same(lambda m: m.sgd(0.1)),
+    "sgd_momentum": same(lambda m: m.sgd(0.1, momentum=0.9)),
+    "rmsprop": same(lambda m: m.rmsprop(0.01)),
+    "rmsprop_schedule": same(lambda m: m.rmsprop(m.cosine_decay_schedule(0.01, 10))),
+    "adam": same(lambda m: m.adam(0.01)),
+    "adamw": same(lambda m: m.adamw(0.01, weight_decay=0.1)),
+}
+
+
+@pytest.mark.parametrize("name", list(SLOTS))
+def test_state_has_optax_slots_and_each_library_steps_the_others(name, getkey):
+    """float64: the state tuple has optax's sub-states in optax's order (rmsprop's
+    third is optax's empty momentum slot), so either library's ``update`` takes the
+    other's state and gives the same step."""
+    params = normal_tree(getkey(), jnp.float64)
+    grads = normal_tree(getkey(), jnp.float64)
+    ours, theirs = SLOTS[name]()
+    state_ours, state_theirs = ours.init(params), theirs.init(params)
+    assert [type(s).__name__ for s in state_ours] == [
+        type(s).__name__ for s in state_theirs
+    ]
+    expected = theirs.update(grads, state_theirs, params)
+    assert_leaves_equal(theirs.update(grads, state_ours, params), expected, 0)
+    assert_leaves_equal(ours.update(grads, state_theirs, params), expected, 0)
+
+
+EAGER = {
+    "adam": same(lambda m: m.adam(0.01)),
+    "adamw": same(lambda m: m.adamw(0.01, weight_decay=0.1)),
+    "ema_debiased": same(lambda m: m.chain(m.ema(0.9), m.scale(-0.1))),
+}
+
+
+@pytest.mark.parametrize("name", list(EAGER))
+def test_eager_steps_are_bit_identical_to_optax(name, getkey):
+    """float64, three steps outside jit: the bias correction runs as one compiled
+    program over the tree, as optax's does, so every leaf is bit-identical."""
+    params = normal_tree(getkey(), jnp.float64)
+    ours, theirs = EAGER[name]()
+    runs = []
+    for tx, apply in ((ours, optim.apply_updates), (theirs, optax.apply_updates)):
+        p, state, history = params, tx.init(params), []
+        for step in range(3):
+            grads = normal_tree(jax.random.key(step), jnp.float64)
+            updates, state = tx.update(grads, state, p)
+            p = apply(p, updates)
+            history.append((updates, p, state))
+        runs.append(history)
+    assert_leaves_equal(*runs, 0)
+
+
+COMPLEX = {
+    "rmsprop": same(lambda m: m.rmsprop(0.01)),
+    "rmsprop_eps_outside": same(lambda m: m.rmsprop(0.01, eps_in_sqrt=False)),
+    "adam": same(lambda m: m.adam(0.01)),
+    "adamw": same(lambda m: m.adamw(0.01, weight_decay=0.1)),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPLEX))
+def test_complex_params_match_optax(name):
+    """complex64, 20 steps: the second moment is the real ``|g|²`` (optax's
+    per-element norm), not ``g²``; updates, params and state equal optax's."""
+    key_params, key_grads = jax.random.split(jax.random.key(3))
+
+    def complex_tree(key, lead=()):
+        real = normal_tree(key, jnp.float32, lead)
+        imag = normal_tree(jax.random.fold_in(key, 1), jnp.float32, lead)
+        return jax.tree.map(jax.lax.complex, real, imag)
+
+    params = complex_tree(key_params)
+    grads = complex_tree(key_grads, lead=(20,))
+    pair = COMPLEX[name]()
+    ours, theirs = jax.jit(
+        functools.partial(_optax_check._side_by_side, pair, optax=optax)
+    )(params, grads)
+    assert_leaves_equal(ours, theirs, RTOL[jnp.float32])
+    nu = ours[2][0].nu
+    assert all(
+        jnp.iscomplexobj(x) and not np.any(np.imag(x)) for x in jax.tree.leaves(nu)
+    )
+
+
 def test_chain_rejects_a_state_of_another_length(getkey):
     params = normal_tree(getkey(), jnp.float64)
     tx = optim.chain(optim.trace(0.9), optim.scale(-0.1))
@@ -371,6 +456,19 @@ BAD_CONFIG = [
     (lambda: optim.sgd(np.True_), "learning_rate", "True", "> 0"),
     (lambda: optim.sgd(0.1, momentum=np.False_), "momentum", "False", "[0, 1)"),
     (lambda: optim.sgd(0.1, nesterov=True), "momentum", "None", "[0, 1)"),
+    # Bool and complex 0-d arrays and scalars are not numbers either.
+    (lambda: optim.sgd(jnp.array(True)), "learning_rate", "Array(True", "> 0"),
+    (lambda: optim.sgd(0.1, momentum=np.array(False)), "momentum", "False", "[0, 1)"),
+    (lambda: optim.adam(np.complex128(0.1 + 1j)), "learning_rate", "0.1+1j", "> 0"),
+    (lambda: optim.adam(b1=np.complex64(0.5)), "b1", "0.5+0j", "[0, 1)"),
+    (lambda: optim.sgd(10**400), "learning_rate", "1000", "> 0"),
+    # Flags must be bools: a truthy "False" would mean True.
+    (lambda: optim.rmsprop(0.1, eps_in_sqrt="False"), "eps_in_sqrt", "'False'", "bool"),
+    (lambda: optim.scale_by_rms(eps_in_sqrt=None), "eps_in_sqrt", "None", "bool"),
+    (lambda: optim.sgd(0.1, momentum=0.9, nesterov=1), "nesterov", "1", "bool"),
+    (lambda: optim.trace(0.9, nesterov="no"), "nesterov", "'no'", "bool"),
+    (lambda: optim.ema(0.9, debias="False"), "debias", "'False'", "bool"),
+    (lambda: optim.scale_by_learning_rate(0.1, flip_sign=0), "flip_sign", "0", "bool"),
     (lambda: optim.scale(float("nan")), "step_size", "nan", "finite"),
     (lambda: optim.scale(jnp.ones(2)), "step_size", "Array", "finite"),
     (lambda: optim.scale("x"), "step_size", "'x'", "finite"),
@@ -397,6 +495,8 @@ def test_valid_edge_configs_build():
     optim.adamw(optim.constant_schedule(0.1), weight_decay=0.0)
     optim.rmsprop(0.1, decay=0.0, eps=0.0)
     optim.sgd(jnp.float32(0.1))
+    optim.sgd(0.1, momentum=0.9, nesterov=np.True_)
+    optim.rmsprop(0.1, eps_in_sqrt=np.False_)
 
 
 def test_traced_config_is_not_inspected():

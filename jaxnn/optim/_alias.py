@@ -67,6 +67,7 @@ def sgd(
         [ 0.9 -2.1]
     """
     _validate.learning_rate(learning_rate)
+    _validate.flag("nesterov", nesterov)
     if nesterov and momentum is None:
         raise ValueError(
             "nesterov=True needs a momentum in [0, 1); got momentum=None "
@@ -125,8 +126,11 @@ def rmsprop(
         \;\;\left(\texttt{eps\_in\_sqrt=False}:\;
         \frac{g}{\sqrt{s} + \epsilon}\right)
 
-    ``chain(scale_by_rms(decay, eps, eps_in_sqrt), scale_by_learning_rate(lr))``,
-    equal to ``optax.rmsprop(lr, decay, eps, eps_in_sqrt=eps_in_sqrt)``.
+    ``chain(scale_by_rms(decay, eps, eps_in_sqrt), scale_by_learning_rate(lr),
+    identity())``, equal to ``optax.rmsprop(lr, decay, eps,
+    eps_in_sqrt=eps_in_sqrt)``. The trailing ``identity()`` is optax's momentum
+    slot (no momentum), so the state is a 3-tuple like optax's and either
+    library's state can be stepped by the other's ``rmsprop``.
 
     Note:
         The default puts :math:`\epsilon` inside the square root, as optax and the
@@ -139,7 +143,8 @@ def rmsprop(
         eps_in_sqrt: Where :math:`\epsilon` goes.
 
     Returns:
-        A :class:`GradientTransformation`; state ``(ScaleByRmsState(nu), ...)``.
+        A :class:`GradientTransformation`; state ``(ScaleByRmsState(nu),
+        EmptyState() | ScaleByScheduleState(count), EmptyState())``.
 
     Raises:
         ValueError: On an argument outside its range.
@@ -148,6 +153,7 @@ def rmsprop(
     return chain(
         scale_by_rms(decay=decay, eps=eps, eps_in_sqrt=eps_in_sqrt),
         scale_by_learning_rate(learning_rate),
+        identity(),
     )
 
 

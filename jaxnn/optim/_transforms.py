@@ -11,6 +11,7 @@ initialized with, the parameters' dtype. When gradients and parameters share a
 dtype every value equals optax's.
 """
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -42,12 +43,35 @@ def _update_moment(updates: Updates, moments: Updates, decay, order: int) -> Upd
     )
 
 
+def _update_second_moment(updates: Updates, moments: Updates, decay) -> Updates:
+    r""":math:`s \leftarrow (1 - \beta) |g|^2 + \beta s` for every leaf.
+
+    For a complex :math:`g` the square is the modulus :math:`|g|^2 = \bar g g`
+    (real, so :math:`\sqrt{s}` is a magnitude), not :math:`g^2`; for a real
+    :math:`g` it is :math:`g^2`. optax's ``update_moment_per_elem_norm(.., 2)``.
+    """
+
+    def square(g):
+        return (g.conj() * g).real if jnp.iscomplexobj(g) else g**2
+
+    return jax.tree.map(
+        lambda g, s: (1 - decay) * square(g) + decay * s, updates, moments
+    )
+
+
+@functools.partial(jax.jit, inline=True)
 def _bias_correction(moments: Updates, decay, count: jax.Array) -> Updates:
     r""":math:`\hat m = m / (1 - \beta^t)`.
 
     ``decay ** count`` is computed in the precision that the int32 count gives it
     and only then cast to each leaf's dtype, as optax does, so that a low-precision
     moment never sees ``1 - decay**t`` rounded to zero.
+
+    Jitted with ``inline=True`` like optax's ``tree.bias_correction``: inside a
+    jitted step it is inlined (no effect), and outside one it runs as one compiled
+    program over the whole tree, as optax's does. XLA's CPU code for a division by
+    a broadcast scalar in such a program can differ in the last bit from
+    op-by-op division, so eager steps would otherwise not be bit-identical.
     """
     correction = 1 - decay**count
     return jax.tree.map(lambda m: m / correction.astype(m.dtype), moments)
@@ -168,9 +192,10 @@ def scale_by_learning_rate(
 
     Raises:
         ValueError: When ``learning_rate`` is neither a schedule nor a finite
-            number > 0.
+            number > 0, or ``flip_sign`` is not a bool.
     """
     _validate.learning_rate(learning_rate)
+    _validate.flag("flip_sign", flip_sign)
     m = -1 if flip_sign else 1
     if callable(learning_rate):
         return scale_by_schedule(lambda count: m * learning_rate(count))
@@ -206,9 +231,11 @@ def trace(decay: float, nesterov: bool = False) -> GradientTransformation:
         A :class:`GradientTransformation` with state ``TraceState(trace)``.
 
     Raises:
-        ValueError: When ``decay`` is outside ``[0, 1)``.
+        ValueError: When ``decay`` is outside ``[0, 1)`` or ``nesterov`` is not a
+            bool.
     """
     _validate.unit_interval("decay", decay)
+    _validate.flag("nesterov", nesterov)
 
     def init(params):
         return TraceState(trace=_zeros_like_params(params))
@@ -249,9 +276,11 @@ def ema(decay: float, debias: bool = True) -> GradientTransformation:
         A :class:`GradientTransformation` with state ``EmaState(count, ema)``.
 
     Raises:
-        ValueError: When ``decay`` is outside ``[0, 1)``.
+        ValueError: When ``decay`` is outside ``[0, 1)`` or ``debias`` is not a
+            bool.
     """
     _validate.unit_interval("decay", decay)
+    _validate.flag("debias", debias)
 
     def init(params):
         return EmaState(count=_zero_count(), ema=_zeros_like_params(params))
@@ -288,6 +317,7 @@ def scale_by_rms(
         Libraries disagree on where :math:`\epsilon` goes. optax (and the default
         here) puts it inside the square root; PyTorch's ``RMSprop`` and Keras put
         it outside, which ``eps_in_sqrt=False`` reproduces. No bias correction.
+        For a complex :math:`g`, :math:`g^2` means :math:`|g|^2`, as in optax.
 
     Args:
         decay: :math:`\beta \in [0, 1)`.
@@ -298,10 +328,12 @@ def scale_by_rms(
         A :class:`GradientTransformation` with state ``ScaleByRmsState(nu)``.
 
     Raises:
-        ValueError: When ``decay`` is outside ``[0, 1)`` or ``eps < 0``.
+        ValueError: When ``decay`` is outside ``[0, 1)``, ``eps < 0`` or
+            ``eps_in_sqrt`` is not a bool.
     """
     _validate.unit_interval("decay", decay)
     _validate.non_negative("eps", eps)
+    _validate.flag("eps_in_sqrt", eps_in_sqrt)
 
     def init(params):
         return ScaleByRmsState(nu=_zeros_like_params(params))
@@ -309,7 +341,7 @@ def scale_by_rms(
     def update(updates, state, params=None):
         del params
         check_same_tree(updates, state.nu, "updates", "state.nu")
-        nu = _update_moment(updates, state.nu, decay, 2)
+        nu = _update_second_moment(updates, state.nu, decay)
         if eps_in_sqrt:
             scaling = jax.tree.map(lambda s: jax.lax.rsqrt(s + eps), nu)
         else:
@@ -340,6 +372,7 @@ def scale_by_adam(
 
     :math:`\epsilon` is *outside* the square root, as in the Adam paper, optax and
     PyTorch. The count is incremented first, so the first step uses :math:`t = 1`.
+    For a complex :math:`g`, :math:`g^2` means :math:`|g|^2`, as in optax.
 
     Args:
         b1: :math:`\beta_1 \in [0, 1)`.
@@ -369,7 +402,7 @@ def scale_by_adam(
         del params
         check_same_tree(updates, state.mu, "updates", "state.mu")
         mu = _update_moment(updates, state.mu, b1, 1)  # First moment.
-        nu = _update_moment(updates, state.nu, b2, 2)  # Second moment.
+        nu = _update_second_moment(updates, state.nu, b2)  # Second moment.
         count = safe_increment(state.count)
         mu_hat = _bias_correction(mu, b1, count)
         nu_hat = _bias_correction(nu, b2, count)

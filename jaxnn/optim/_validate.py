@@ -14,14 +14,24 @@ import numpy as np
 
 
 def _number(name: str, value, expected: str) -> float | None:
-    """Return ``value`` as a float, ``None`` when it is traced, or raise."""
+    """Return ``value`` as a float, ``None`` when it is traced, or raise.
+
+    Booleans and complex numbers are refused, also as NumPy or jax scalars and
+    0-d arrays (``float()`` would silently take ``True`` as 1 and drop an
+    imaginary part).
+    """
     if isinstance(value, jax.core.Tracer):
         return None
-    if isinstance(value, bool | np.bool_ | str | bytes) or np.ndim(value) != 0:
+    dtype = getattr(value, "dtype", None)
+    if (
+        isinstance(value, bool | np.bool_ | complex | str | bytes)
+        or (dtype is not None and np.dtype(dtype).kind in "bc")
+        or np.ndim(value) != 0
+    ):
         raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name} must be {expected}; got {name}={value!r}") from None
 
 
@@ -68,6 +78,12 @@ def positive(name: str, value) -> None:
     x = _number(name, value, expected)
     if x is not None and not (math.isfinite(x) and x > 0):
         raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
+
+
+def flag(name: str, value) -> None:
+    """A Python or NumPy bool: a truthy ``"False"`` or ``1`` would pass silently."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be a bool; got {name}={value!r}")
 
 
 def finite(name: str, value) -> None:
