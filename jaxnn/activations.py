@@ -59,11 +59,12 @@ Note:
 import math
 from collections.abc import Callable
 from functools import partial
-from numbers import Real
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxnn._reduce import sum_in_dtype
@@ -191,9 +192,13 @@ def gelu(z: ArrayLike, approximate: bool = True) -> Array:
     With ``approximate=True`` (``jax.nn``'s default) it uses the tanh approximation
     ``z/2·(1 + tanh(√(2/π)(z + 0.044715 z³)))``; with ``approximate=False`` the exact
     ``z/2·erfc(−z/√2)``. Matches ``jax.nn.gelu``, which casts integer ``z`` to a float
-    first (``z³`` of an int32 would wrap around).
+    first (``z³`` of an int32 would wrap around) and returns a strongly typed array
+    also for a Python float ``z``.
     """
+    # Strongly typed, as jax.nn.gelu's result is (its constants are NumPy scalars): a
+    # Python float z gives an array that promotes like one, not a weak-typed value.
     z = _inexact(z)
+    z = jnp.asarray(z, z.dtype)
     if approximate:
         cdf = 0.5 * (1.0 + jnp.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z**3)))
         return z * cdf
@@ -204,9 +209,14 @@ def softplus(z: ArrayLike) -> Array:
     """Softplus ``log(1 + e^z)``, a smooth ReLU with range (0, ∞); derivative ``σ(z)``.
 
     Evaluated as ``max(z, 0) + log1p(e^−|z|)``, so ``softplus(∞) = ∞``. Matches
-    ``jax.nn.softplus``.
+    ``jax.nn.softplus`` (``logaddexp(z, 0)``), which casts integer and bool ``z`` to a
+    float first: ``−z`` of an unsigned ``z`` would wrap around, and bools have no ``−``.
     """
     z = jnp.asarray(z)
+    if not jnp.issubdtype(z.dtype, jnp.inexact):
+        # As logaddexp(z, 0) promotes: bools and Python ints to a weak-typed float,
+        # integer arrays as _inexact does.
+        z = z + 0.0 if z.dtype == jnp.bool_ or z.weak_type else _inexact(z)
     pos = jnp.where(z > 0, z, 0)
     # −|z| as where(z > 0, −z, z), not z − 2·pos (∞ − ∞ = NaN at z = ∞), nor abs:
     # its derivative at 0 is 1, so the autodiff derivative there is σ(0) = 1/2, like
@@ -231,10 +241,14 @@ def softmax(z: ArrayLike, axis: int = -1) -> Array:
 
     The row maximum is subtracted first (under ``stop_gradient``, which does not change
     the value or the derivative), so ``exp`` never overflows. Entries equal to ``−inf``
-    get exactly 0. Matches ``jax.nn.softmax``.
+    get exactly 0; an empty ``axis`` gives an empty result. Matches ``jax.nn.softmax``.
     """
     z = jnp.asarray(z)
-    shifted = z - jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
+    # An empty array has no maximum; jax.nn.softmax's initial −∞ then gives an empty
+    # result (other shapes keep the plain maximum: the same program as before).
+    initial = -jnp.inf if z.size == 0 else None
+    peak = jnp.max(z, axis=axis, keepdims=True, initial=initial)
+    shifted = z - jax.lax.stop_gradient(peak)
     unnormalized = jnp.exp(shifted)
     return unnormalized / jnp.sum(unnormalized, axis=axis, keepdims=True)
 
@@ -351,11 +365,12 @@ def _elu_activation(alpha=1.0) -> Activation:
 
 
 def _gelu_activation(approximate=True) -> Activation:
-    if not isinstance(approximate, bool):
+    if not isinstance(approximate, bool | np.bool_):
         raise TypeError(
             "approximate for 'gelu' must be a bool (True: tanh approximation, False: "
             f"exact erf form); got approximate={approximate!r}."
         )
+    approximate = bool(approximate)  # a NumPy bool as well
     return Activation(
         "gelu",
         partial(gelu, approximate=approximate),
@@ -364,8 +379,9 @@ def _gelu_activation(approximate=True) -> Activation:
 
 
 def _softmax_activation(axis=-1) -> Activation:
-    if isinstance(axis, bool) or not isinstance(axis, int):
+    if isinstance(axis, bool | np.bool_) or not isinstance(axis, Integral):
         raise TypeError(f"axis for 'softmax' must be an int; got axis={axis!r}.")
+    axis = int(axis)  # a NumPy int as well
     return Activation(
         "softmax", partial(softmax, axis=axis), partial(_softmax_bwd, axis=axis)
     )

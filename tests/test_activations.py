@@ -358,3 +358,74 @@ def test_softmax_backward_refuses_an_axis_out_of_range(axis):
     z, y, dy = (jnp.asarray(a, jnp.float32) for a in (z, results["softmax"][0], dy))
     with pytest.raises(ValueError, match=rf"axis must be in \[-2, 2\).*axis={axis}"):
         act.backward(z, y, dy)
+
+
+@pytest.mark.parametrize(
+    "z",
+    [
+        np.array([[0, 1, 3, 200]] * 2, np.uint8),
+        np.array([[0, 1, 3, 60000]] * 2, np.uint16),
+        np.array([[True, False, True]] * 2),
+        True,
+        3,
+    ],
+    ids=["uint8", "uint16", "bool", "python-bool", "python-int"],
+)
+@pytest.mark.parametrize(("name", "hparams"), CASES, ids=CASE_IDS)
+def test_unsigned_and_bool_input_follows_jax_nn(name, hparams, z):
+    # Unsigned, bool and Python-scalar z: refused where jax.nn refuses it, elsewhere
+    # jax.nn's dtype, weak type and values (softplus: −z of a uint8 1 is 255, not −1,
+    # and a bool has no −; jax.nn.softplus casts to a float first).
+    act = activations.get(name, **hparams)
+    if name == "softmax" and np.ndim(z) == 0:
+        return  # no axis to normalise over
+    try:
+        y_ref = getattr(jax.nn, name)(z, **hparams)
+    except TypeError:
+        with pytest.raises(TypeError):
+            act.forward(z)
+        return
+    y = act.forward(z)
+    assert (y.dtype, y.weak_type) == (y_ref.dtype, y_ref.weak_type)
+    rtol = RTOL_VALUES[jnp.float64 if y.dtype == jnp.float64 else jnp.float32]
+    np.testing.assert_allclose(y, y_ref, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize(("shape", "axis"), [((3, 0), -1), ((0,), 0), ((0, 4), 1)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_over_an_empty_axis_is_empty_like_jax_nn(shape, axis, dtype):
+    # jax.nn.softmax's max starts from −∞, so an empty group gives an empty result
+    # (jnp.max alone raises "zero-size array"); the backward rule agrees with jax.vjp.
+    z = jnp.zeros(shape, dtype)
+    act = activations.get("softmax", axis=axis)
+    y, vjp = jax.vjp(act.forward, z)
+    y_ref = jax.nn.softmax(z, axis=axis)
+    assert y.shape == y_ref.shape == shape and y.dtype == y_ref.dtype == dtype
+    dz = act.backward(z, y, jnp.ones_like(y))
+    assert dz.shape == vjp(jnp.ones_like(y))[0].shape == shape and dz.dtype == dtype
+
+
+@pytest.mark.parametrize("approximate", [True, False])
+def test_gelu_of_a_python_float_is_strongly_typed_like_jax_nn(approximate):
+    # jax.nn.gelu's constants are NumPy scalars, so gelu(2.0) is a strongly typed
+    # float array: it promotes a bfloat16 array to its own dtype, not to bfloat16.
+    act = activations.get("gelu", approximate=approximate)
+    y, y_ref = act.forward(2.0), jax.nn.gelu(2.0, approximate=approximate)
+    assert (y.dtype, y.weak_type) == (y_ref.dtype, y_ref.weak_type)
+    assert float(y) == float(y_ref)
+    bf16 = jnp.ones(3, jnp.bfloat16)
+    assert (y * bf16).dtype == (y_ref * bf16).dtype != jnp.bfloat16
+
+
+def test_get_accepts_numpy_ints_and_bools_as_jax_nn_does():
+    # No compiled tables: a NumPy int axis (e.g. from np.argmax) and a NumPy bool are
+    # an int and a bool, as for jax.nn and jaxnn.layers; NumPy floats stay refused.
+    z = jnp.asarray(inputs(seed=4, shape=(3, 4), special=False)[0])
+    act = activations.get("softmax", axis=np.int64(0))
+    np.testing.assert_allclose(act.forward(z), jax.nn.softmax(z, axis=0), rtol=1e-13)
+    act = activations.get("gelu", approximate=np.bool_(False))
+    np.testing.assert_allclose(act.forward(z), jax.nn.gelu(z, False), rtol=1e-13)
+    with pytest.raises(TypeError, match=r"int; got axis=np.True_"):
+        activations.get("softmax", axis=np.bool_(True))
+    with pytest.raises(TypeError, match=r"bool.*approximate=np.int64\(1\)"):
+        activations.get("gelu", approximate=np.int64(1))
