@@ -381,15 +381,28 @@ def epoch_batches(
         ``(xb, yb)`` of shapes ``(N // batch_size, batch_size, ...)``.
 
     Raises:
-        ValueError: ``batch_size`` outside [1, N], or ``x`` and ``y`` of different N.
+        ValueError: ``batch_size`` outside [1, N], or ``x`` and ``y`` of different N
+            (or either a scalar).
     """
-    n = x.shape[0]
-    if y.shape[0] != n:
-        raise ValueError(
-            f"x and y must have the same number of examples; got x.shape={x.shape} "
-            f"and y.shape={y.shape}."
-        )
+    _check_examples(x, y)
     return _shuffled_batches(key, x, y, batch_size)
+
+
+def _check_examples(x: Array, y: Array) -> None:
+    """Raise unless ``x`` and ``y`` hold the same number of examples along axis 0.
+
+    Shapes only (static under ``jit``): the batching gathers with ``take_batch``,
+    which clips indices, so a ``y`` shorter than ``x`` would silently repeat its
+    last label.
+
+    Raises:
+        ValueError: ``x`` or ``y`` is a scalar, or their axes 0 differ.
+    """
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x and y must have the same number of examples (axis 0); got "
+            f"x.shape={tuple(x.shape)} and y.shape={tuple(y.shape)}."
+        )
 
 
 # One compiled program per shape, also for eager calls (a no-op inside a user's jit).

@@ -175,7 +175,9 @@ def step_keys(key: PRNGKey, num_steps: int) -> tuple[PRNGKey, PRNGKey]:
     return keys[0], keys[1:]
 
 
-@functools.lru_cache(maxsize=32)  # same model, loss and optimizer: no recompilation
+# Same model, loss and optimizer: no recompilation. ``typed``: ``batch_size=16.0``
+# (refused when the epoch is traced) must not share an entry with ``16``.
+@functools.lru_cache(maxsize=32, typed=True)
 def make_epoch(
     model: Layer, loss, optimizer, *, batch_size: int, backward: str = "manual"
 ):
@@ -206,6 +208,7 @@ def make_epoch(
     scan_step = _keyed_step(model, loss, optimizer, backward, check_params=False)
 
     def shuffle(state: TrainState, x, y):
+        data._check_examples(x, y)
         key, xb, yb = _shuffle(state.key, x, y, batch_size)
         return state._replace(key=key), xb, yb
 
@@ -254,6 +257,7 @@ def make_epoch(
         # One dispatch; each step gathers its own batch, which on CPU is cheaper
         # than gathering the whole shuffled epoch first. The batches are those of
         # ``shuffle``.
+        data._check_examples(x, y)  # at trace time: shapes are static
         key, idx = _epoch_indices(state.key, x.shape[0], batch_size)
 
         def batch(i):
@@ -286,8 +290,21 @@ def metrics_for(task: str, logits: Array, y: Array) -> dict[str, Any]:
 
     ``binary``: accuracy of ``logit > 0``; ``multiclass``: accuracy of the argmax;
     ``multilabel``: accuracy of each label and their mean; ``regression``:
-    ``R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)²``.
+    ``R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)²``. ``y`` has the shape of ``logits``, without
+    its class axis for ``multiclass``.
+
+    Raises:
+      ValueError: an unknown task, or ``y`` of another shape (which would broadcast
+        against ``logits`` into a wrong metric).
     """
+    if task not in data.HEADS:
+        raise ValueError(f"unknown task {task!r}; expected one of {tuple(data.HEADS)}.")
+    expected = logits.shape[:-1] if task == "multiclass" else logits.shape
+    if y.shape != expected:
+        raise ValueError(
+            f"y must have shape {tuple(expected)} for the {task} task with "
+            f"logits.shape={tuple(logits.shape)}; got y.shape={tuple(y.shape)}."
+        )
     if task == "multiclass":
         return {"accuracy": float(jnp.mean(jnp.argmax(logits, -1) == y))}
     if task == "binary":
@@ -298,11 +315,9 @@ def metrics_for(task: str, logits: Array, y: Array) -> dict[str, Any]:
             "label_accuracy": float(jnp.mean(per_label)),
             "per_label_accuracy": [float(a) for a in per_label],
         }
-    if task == "regression":
-        ss_res = jnp.sum((y - logits) ** 2)
-        ss_tot = jnp.sum((y - jnp.mean(y, axis=0)) ** 2)
-        return {"r2": float(1 - ss_res / ss_tot)}
-    raise ValueError(f"unknown task {task!r}; expected one of {tuple(data.HEADS)}.")
+    ss_res = jnp.sum((y - logits) ** 2)
+    ss_tot = jnp.sum((y - jnp.mean(y, axis=0)) ** 2)
+    return {"r2": float(1 - ss_res / ss_tot)}
 
 
 def evaluate(

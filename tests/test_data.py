@@ -319,3 +319,11 @@ def test_epoch_batches_rejects_mismatched_lengths(getkey):
     msg = re.escape("x.shape=(10, 2) and y.shape=(9,)")
     with pytest.raises(ValueError, match=msg):
         data.epoch_batches(getkey(), x, jnp.arange(9), 5)
+
+
+@pytest.mark.parametrize(("x_shape", "y_shape"), [((), (10,)), ((10, 2), ())])
+def test_epoch_batches_rejects_scalars(getkey, x_shape, y_shape):
+    # A scalar used to fail with a bare IndexError ("tuple index out of range").
+    msg = re.escape(f"x.shape={x_shape} and y.shape={y_shape}")
+    with pytest.raises(ValueError, match=msg):
+        data.epoch_batches(getkey(), jnp.zeros(x_shape), jnp.zeros(y_shape), 5)

@@ -307,6 +307,58 @@ def test_fit_rejects_bad_arguments():
         train.make_train_step(run.model, run.loss, optim.sgd(0.1), backward="symbolic")
 
 
+def test_epoch_refuses_x_and_y_of_different_lengths():
+    """The epoch gathers with clipped indices: 160 inputs with 100 labels trained
+    silently, the last label repeated. ``epoch``, ``shuffle`` and ``fit`` refuse it."""
+    ds = data.load("xor", n_samples=200)
+    run = train.model_for(ds, hidden=(4,))
+    optimizer = optim.sgd(0.1)
+    epoch = train.make_epoch(run.model, run.loss, optimizer, batch_size=16)
+    state0 = train.init_state(run.model, optimizer, jax.random.key(0), (2,))
+    message = re.escape("x.shape=(160, 2) and y.shape=(100, 1)")
+    short = ds.y_train[:100]
+    with pytest.raises(ValueError, match=message):
+        epoch(state0, ds.x_train, short)
+    with pytest.raises(ValueError, match=message):
+        epoch.shuffle(state0, ds.x_train, short)
+    with pytest.raises(ValueError, match=message):
+        train.fit(run, ds._replace(y_train=short), optimizer, epochs=1, batch_size=16)
+
+
+def test_make_epoch_cache_keeps_a_float_batch_size_apart():
+    """``batch_size=16.0`` is refused when the epoch is traced; its cached epoch was
+    handed back for a later ``batch_size=16`` (16.0 == 16), which then failed too."""
+    ds = data.load("xor", n_samples=200)
+    run = train.model_for(ds, hidden=(4,))
+    optimizer = optim.sgd(0.1)
+    state0 = train.init_state(run.model, optimizer, jax.random.key(0), (2,))
+    bad = train.make_epoch(run.model, run.loss, optimizer, batch_size=16.0)
+    with pytest.raises(ValueError, match=r"got batch_size=16\.0"):
+        bad(state0, ds.x_train, ds.y_train)
+    good = train.make_epoch(run.model, run.loss, optimizer, batch_size=16)
+    assert int(good(state0, ds.x_train, ds.y_train)[0].step) == 10
+
+
+@pytest.mark.parametrize(
+    ("task", "logits_shape", "y_shape"),
+    [
+        ("binary", (6, 1), (6,)),
+        ("multiclass", (6, 3), (6, 1)),
+        ("multilabel", (6, 3), (6, 1)),
+        ("regression", (6, 1), (6,)),
+    ],
+)
+def test_metrics_for_refuses_labels_of_another_shape(task, logits_shape, y_shape):
+    """Labels that broadcast against the logits gave a wrong metric (an (N, N)
+    comparison) instead of an error."""
+    logits = jnp.linspace(-1.0, 1.0, np.prod(logits_shape)).reshape(logits_shape)
+    y = jnp.zeros(y_shape, jnp.int32 if task == "multiclass" else jnp.float32)
+    with pytest.raises(
+        ValueError, match=re.escape(f"for the {task} task with logits.shape=")
+    ):
+        train.metrics_for(task, logits, y)
+
+
 PARALLEL_SCRIPT = textwrap.dedent(
     """
     import jax
