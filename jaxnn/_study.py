@@ -88,6 +88,12 @@ class StudyResult(NamedTuple):
 
 
 def _validate(config: StudyConfig) -> None:
+    for field in ("activations", "initializers", "variants"):
+        if not getattr(config, field):  # an empty grid: a report of nothing
+            raise ValueError(
+                f"{field} must name at least one {field[:-1]}; "
+                f"got {getattr(config, field)!r}."
+            )
     for name in config.activations:
         if name not in ACTIVATIONS:
             raise ValueError(
@@ -111,6 +117,18 @@ def _validate(config: StudyConfig) -> None:
         raise ValueError("seeds must name at least one seed; got ().")
     for k, seed in enumerate(config.seeds):
         _int(f"seeds[{k}]", seed)
+
+
+def _plain(config: StudyConfig) -> StudyConfig:
+    """``config`` with Python ints: NumPy ints pass ``_validate`` but not ``json`` (and
+    print as ``np.int64(2)`` in the report)."""
+    return config._replace(
+        depths=tuple(int(d) for d in config.depths),
+        seeds=tuple(int(s) for s in config.seeds),
+        width=int(config.width),
+        batch=int(config.batch),
+        classes=int(config.classes),
+    )
 
 
 def network(activation: str, initializer: str, variant: str, depth: int, config=FULL):
@@ -266,7 +284,7 @@ def write_report(result: StudyResult, out) -> dict[str, pathlib.Path]:
 
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    c = result.config
+    c = _plain(result.config)
     row_labels = [f"{act} / {init}" for act in c.activations for init in c.initializers]
     panels = {
         variant: result.ratio[:, :, v, :].reshape(len(row_labels), len(c.depths))

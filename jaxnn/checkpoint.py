@@ -57,7 +57,9 @@ FORMAT_VERSION = 1
 _PREFIX = "ckpt_"
 _SUFFIX = ".safetensors"
 # Exactly the names _path_for writes: 8 digits, more only without a leading zero.
-_FINAL_RE = re.compile(r"^ckpt_(\d{8}|[1-9]\d{8,})\.safetensors$")
+# ASCII digits only (``\d`` also matches e.g. Arabic-Indic ones, which int() reads) and
+# nothing after the suffix (``$`` would accept a trailing newline).
+_FINAL_RE = re.compile(r"ckpt_([0-9]{8}|[1-9][0-9]{8,})\.safetensors")
 _TMP_PREFIX = ".tmp-ckpt_"
 
 # safetensors dtype codes -> numpy dtypes (ml_dtypes' via jnp for the narrow floats).
@@ -107,7 +109,7 @@ def all_steps(directory: str | os.PathLike) -> list[int]:
         return []
     steps = []
     for entry in directory.iterdir():
-        match = _FINAL_RE.match(entry.name)
+        match = _FINAL_RE.fullmatch(entry.name)
         if match and entry.is_file():
             steps.append(int(match.group(1)))
     return sorted(steps)
@@ -190,6 +192,16 @@ def _serialize(step: int, tree: PyTree, metadata: dict) -> bytes:
 ### Save
 
 
+def _step_index(step) -> int:
+    """``step`` as an int (``operator.index``); a TypeError naming it otherwise."""
+    try:
+        return operator.index(step)
+    except TypeError:
+        raise TypeError(
+            f"step must be a non-negative integer; got step={step!r}."
+        ) from None
+
+
 def _fsync_directory(directory: pathlib.Path) -> None:
     if not hasattr(os, "O_DIRECTORY"):  # Windows cannot open a directory to fsync it.
         return
@@ -254,15 +266,21 @@ def save(
         The path of the written checkpoint file.
 
     Raises:
-        ValueError: ``keep`` not a positive int, a negative step, metadata that JSON
-            cannot encode, two leaves with the same path string, or a leaf dtype that
-            safetensors cannot store (e.g. ``complex128``, ``int4``).
+        TypeError: ``step`` not an integer.
+        ValueError: ``keep`` not a positive int, a negative step, metadata that is not
+            a dict or that JSON cannot encode, two leaves with the same path string, or
+            a leaf dtype that safetensors cannot store (e.g. ``complex128``, ``int4``).
     """
-    step = operator.index(step)
+    step = _step_index(step)
     if step < 0:
         raise ValueError(f"step must be a non-negative integer; got step={step}.")
     _positive_int("keep", keep)
     metadata = {} if metadata is None else metadata
+    if not isinstance(metadata, dict):  # restore would refuse the file it writes
+        raise ValueError(
+            f"metadata must be a dict; got metadata={metadata!r} "
+            f"({type(metadata).__name__})."
+        )
     try:
         json.dumps(metadata)
     except (TypeError, ValueError) as err:
@@ -456,7 +474,7 @@ def restore(
         )
     if step is None:
         step = steps[-1]
-    path = _path_for(directory, operator.index(step))
+    path = _path_for(directory, _step_index(step))
     if step not in steps:
         raise FileNotFoundError(
             f"no checkpoint for step {step} in {directory} ({path.name} does not "

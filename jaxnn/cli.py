@@ -21,9 +21,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _check_output_dir(flag: str, path: str) -> None:
-    """``path`` is a directory or can be made one: no file at it or above it."""
+    """``path`` is a directory or can be made one: no file or broken symbolic link at
+    it or above it (``mkdir`` cannot make a directory through a broken link)."""
     path = pathlib.Path(path)
     for p in (path, *path.parents):
+        if p.is_symlink() and not p.exists():
+            where = "" if p == path else f": {p}"
+            raise UsageError(
+                f"{flag} {path}{where} is a broken symbolic link; expected a directory"
+            )
         if p.exists():
             if not p.is_dir():
                 where = "" if p == path else f": {p}"
@@ -141,6 +147,14 @@ def _non_negative_int(text):
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an int ≥ 0; got {text}")
     return value
+
+
+def _path(text):
+    """A file or directory name: not empty (``""`` would be the current directory
+    to one part of the program and "not given" to another)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path; got ''")
+    return text
 
 
 def _seed(text):
@@ -356,11 +370,14 @@ def cmd_train(args) -> int:
         "train_seconds": seconds,
     }
     _write_json(out / "metrics.json", payload)
-    if history:
-        plots.training_curves(
-            history,
-            out / "training.png",
-            title=f"{args.data}: {args.optimizer}, {args.backward}",
+    outputs = [out / "metrics.json"]
+    if history:  # nothing to draw after --epochs 0
+        outputs.append(
+            plots.training_curves(
+                history,
+                out / "training.png",
+                title=f"{args.data}: {args.optimizer}, {args.backward}",
+            )
         )
 
     table = Table(title="result")
@@ -372,7 +389,7 @@ def cmd_train(args) -> int:
         if not isinstance(value, list):
             table.add_row(key, f"{value:.4f}")
     table.add_row("training time", f"{seconds:.1f} s")
-    table.add_row("outputs", f"{out / 'metrics.json'}, {out / 'training.png'}")
+    table.add_row("outputs", ", ".join(str(p) for p in outputs))
     console.print(table)
     return 0
 
@@ -424,7 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--dtype", choices=("float32", "float64", "both"), default="both"
     )
-    check.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    check.add_argument(
+        "--json", type=_path, metavar="FILE", help="also write the rows as JSON"
+    )
     check.add_argument(
         "--quick", action="store_true", help="skip the optimizer-vs-optax rows"
     )
@@ -462,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--backward", default="manual", choices=("manual", "autodiff"))
     tr.add_argument("--seed", type=_seed, default=0)
     tr.add_argument("--devices", type=_positive(int), default=None)
-    tr.add_argument("--checkpoint-dir", default=None)
+    tr.add_argument("--checkpoint-dir", type=_path, default=None)
     tr.add_argument("--resume", action="store_true")
     tr.add_argument("--out", default="runs/train")
     tr.add_argument("--dtype", choices=("float32", "float64"), default="float32")

@@ -389,7 +389,7 @@ def optimizer_trajectories(
     gx, gy = np.meshgrid(np.linspace(*xlim, 300), np.linspace(*ylim, 300))
     gz = _array(loss(gx, gy))
     if log_levels and isinstance(levels, int):
-        positive = gz[gz > 0]
+        positive = gz[np.isfinite(gz) & (gz > 0)]  # an inf would make every level nan
         lo, hi = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
         if lo == hi:  # a flat loss: a decade either side, levels must increase
             lo, hi = lo / 10, hi * 10

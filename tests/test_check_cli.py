@@ -134,6 +134,16 @@ def test_check_json_path_is_checked_before_the_run(monkeypatch, tmp_path, capsys
     assert calls == []
 
 
+def test_check_empty_json_path_is_a_usage_error_not_ignored(monkeypatch, capsys):
+    """``--json ''`` used to run the whole check and silently write no JSON."""
+    calls = []
+    monkeypatch.setattr(_selfcheck, "run", lambda *a, **k: calls.append(a) or iter(()))
+    assert cli.main(["check", "--quick", "--json", ""]) == 2
+    err = capsys.readouterr().err
+    assert "argument --json: expected a path; got ''" in err, err
+    assert len(err.splitlines()) == 1 and calls == []
+
+
 def test_check_json_is_never_left_half_written(monkeypatch, tmp_path):
     """A failure while encoding the rows leaves the previous file whole."""
     row = _selfcheck.Row("loss", "mse", "float32", np.float32(1e-7), None, True)
@@ -199,3 +209,50 @@ def test_json_outputs_are_strict_json_with_null_for_non_finite_numbers(tmp_path)
         "err": None,
         "rows": [1.5, None, [2.0]],
     }
+
+
+@pytest.mark.parametrize("flag", ["--out", "--checkpoint-dir"])
+def test_train_output_dir_through_a_broken_symlink_exits_2_before_training(
+    monkeypatch, tmp_path, flag, capsys
+):
+    """mkdir cannot make a directory through a dangling link: it used to fail with a
+    traceback after the whole run (``--out``) or its first epoch (checkpoints)."""
+    from jaxnn import train
+
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("fit was called"))
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")
+    for path, reason in [
+        (link, f"{flag} {link} is a broken symbolic link; expected a directory"),
+        (link / "sub", f"{flag} {link / 'sub'}: {link} is a broken symbolic link"),
+    ]:
+        argv = ["train", "--data", "xor", "--hidden", "4", "--out", str(tmp_path)]
+        assert cli.main([*argv, flag, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert reason in err and len(err.splitlines()) == 1, err
+
+
+def test_train_empty_checkpoint_dir_is_a_usage_error(monkeypatch, tmp_path, capsys):
+    """``--checkpoint-dir ''`` used to write checkpoints into the current directory,
+    while ``--resume --checkpoint-dir ''`` said that no directory was given."""
+    from jaxnn import train
+
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("fit was called"))
+    argv = ["train", "--data", "xor", "--hidden", "4", "--out", str(tmp_path)]
+    assert cli.main([*argv, "--checkpoint-dir", ""]) == 2
+    err = capsys.readouterr().err
+    assert "argument --checkpoint-dir: expected a path; got ''" in err, err
+
+
+def test_train_zero_epochs_lists_only_the_outputs_it_wrote(
+    monkeypatch, tmp_path, capsys
+):
+    """With no epoch there is no training curve: the table named a training.png that
+    was never written."""
+    monkeypatch.setenv("COLUMNS", "200")  # rich would shorten the paths with "…"
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--data", "xor", "--hidden", "4", "--epochs", "0"]
+    assert cli.main([*argv, "--out", "o"]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["metrics.json"]
+    out = capsys.readouterr().out
+    assert "metrics.json" in out and "training.png" not in out, out

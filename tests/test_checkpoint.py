@@ -274,6 +274,12 @@ def test_missing_directory_or_step_raises_file_not_found(tmp_path):
         ({"keep": True}, r"keep must be a positive int; got keep=True\."),
         ({"step": -1}, r"step must be a non-negative integer; got step=-1\."),
         ({"metadata": {"x": object()}}, r"metadata must be JSON-serialisable"),
+        # JSON can encode these, but restore refuses a file whose metadata is no dict.
+        (
+            {"metadata": [1, 2]},
+            r"metadata must be a dict; got metadata=\[1, 2\] \(list\)",
+        ),
+        ({"metadata": "epoch 3"}, r"metadata must be a dict; got metadata='epoch 3'"),
     ],
 )
 def test_save_rejects_bad_arguments_before_writing(tmp_path, kwargs, pattern):
@@ -420,3 +426,47 @@ def test_checkpoint_file_mode_follows_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_non_dict_metadata_neither_writes_nor_rotates_out_good_checkpoints(tmp_path):
+    """It used to be written (and older checkpoints rotated out), then be unreadable."""
+    for step in (1, 2):
+        checkpoint.save(tmp_path, step, {"a": jnp.zeros(1)}, keep=2)
+    with pytest.raises(ValueError, match="metadata must be a dict"):
+        checkpoint.save(tmp_path, 3, {"a": jnp.zeros(1)}, keep=2, metadata=[3])
+    assert checkpoint.all_steps(tmp_path) == [1, 2]
+    checkpoint.restore(tmp_path, {"a": jnp.zeros(1)})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ckpt_00000009.safetensors\n",  # re's $ matches before a final newline
+        "ckpt_\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0669.safetensors",  # Arabic-Indic 9
+        "ckpt_\uff10\uff10\uff10\uff10\uff10\uff10\uff10\uff19.safetensors",  # fullwidth 9
+    ],
+)
+def test_names_save_never_writes_neither_count_nor_rotate_out_checkpoints(
+    tmp_path, name
+):
+    """Such a file used to read as step 9: latest_step said 9, restore failed, and
+    keep=2 deleted the real step 5 to keep it."""
+    five = checkpoint.save(tmp_path, 5, {"a": jnp.ones(1)})
+    (tmp_path / name).write_bytes(five.read_bytes())
+    assert checkpoint.all_steps(tmp_path) == [5]
+    assert checkpoint.latest_step(tmp_path) == 5
+    checkpoint.restore(tmp_path, {"a": jnp.zeros(1)})
+    checkpoint.save(tmp_path, 10, {"a": jnp.ones(1)}, keep=2)
+    assert checkpoint.all_steps(tmp_path) == [5, 10]
+    assert (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("step", ["5", 5.0, None])
+def test_a_step_that_is_not_an_integer_is_named(tmp_path, step):
+    checkpoint.save(tmp_path, 5, {"a": jnp.zeros(1)})
+    message = re.escape(f"step must be a non-negative integer; got step={step!r}.")
+    with pytest.raises(TypeError, match=message):
+        checkpoint.save(tmp_path, step, {"a": jnp.zeros(1)})
+    if step is not None:  # None is restore's "latest"
+        with pytest.raises(TypeError, match=message):
+            checkpoint.restore(tmp_path, {"a": jnp.zeros(1)}, step=step)

@@ -67,6 +67,19 @@ def test_diagnose_out_under_a_file_exits_2_before_the_study(monkeypatch, capsys)
         assert len(err.splitlines()) == 1, err
 
 
+def test_diagnose_out_through_a_broken_symlink_exits_2_before_the_study(
+    monkeypatch, tmp_path, capsys
+):
+    """It used to run the whole study, then fail in mkdir with a traceback."""
+    monkeypatch.setattr(_study, "run", lambda *a, **k: pytest.fail("study ran"))
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")
+    assert cli.main(["diagnose", "--quick", "--out", str(link)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {link} is a broken symbolic link; expected a directory" in err
+    assert len(err.splitlines()) == 1, err
+
+
 def test_diagnose_rejects_unknown_options(capsys):
     assert cli.main(["diagnose", "--bogus"]) == 2
     assert "--bogus" in capsys.readouterr().err
@@ -101,6 +114,9 @@ def test_study_grid_validation_and_non_finite_cells(tmp_path):
         {"variants": ("dense",)},
         {"depths": ()},
         {"seeds": ()},
+        {"activations": ()},  # these three used to give a report of an empty grid
+        {"initializers": ()},
+        {"variants": []},
     ):
         with pytest.raises(ValueError):
             _study.run(tiny._replace(**bad))
@@ -154,3 +170,18 @@ def test_study_bad_config_names_the_field_before_any_network(monkeypatch, bad, m
     with pytest.raises(ValueError) as info:
         _study.run(TINY._replace(**bad))
     assert message in str(info.value)
+
+
+def test_study_report_of_numpy_int_config_is_written(monkeypatch, tmp_path):
+    """NumPy ints pass the config check, but results.json failed on them after the
+    whole grid (``int64 is not JSON serializable``), with report.md never written."""
+    monkeypatch.setattr(_study, "gradient_norms", lambda net, config, seed: (1.0, 2.0))
+    config = TINY._replace(
+        depths=(np.int64(1), np.int32(2)), seeds=(np.int64(0),), width=np.int64(8)
+    )
+    paths = _study.write_report(_study.run(config), tmp_path)
+    payload = json.loads(paths["json"].read_text())
+    assert payload["config"]["depths"] == [1, 2] and payload["config"]["seeds"] == [0]
+    assert payload["config"]["width"] == 8
+    assert payload["rows"][0]["depths"] == [1, 2]
+    assert "seeds [0]." in paths["report"].read_text()

@@ -157,3 +157,33 @@ def test_bars(tmp_path):
     assert_png(plots.bars(values, tmp_path / "b.png", ylabel="dead fraction"))
     ratios = {"sigmoid": 2e-6, "relu": 0.66}
     assert_png(plots.bars(ratios, tmp_path / "log.png", logy=True, title="ratio"))
+
+
+def test_optimizer_trajectories_loss_that_overflows_still_gets_contours(
+    tmp_path, monkeypatch
+):
+    """An inf in the loss grid (an overflowing corner) made every log level nan, so
+    no contour was drawn; the levels now span the finite positive values."""
+    import matplotlib.axes
+
+    seen = []
+    contour = matplotlib.axes.Axes.contour
+
+    def spy(self, *args, levels=None, **kwargs):
+        seen.append(np.asarray(levels, dtype=np.float64))
+        return contour(self, *args, levels=levels, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "contour", spy)
+    path = plots.optimizer_trajectories(
+        lambda x, y: np.where(x > 0.5, np.inf, x**2 + y**2 + 0.1),
+        {"SGD": np.array([[-0.5, 0.5], [0.0, 0.0]])},
+        tmp_path / "overflow.png",
+        xlim=(-1, 1),
+        ylim=(-1, 1),
+        levels=5,
+    )
+    assert_png(path)
+    (levels,) = seen
+    assert levels.shape == (5,) and np.isfinite(levels).all(), levels
+    assert levels[0] == pytest.approx(0.1, rel=1e-3)
+    assert levels[-1] == pytest.approx(2.1, rel=1e-3)  # the corner (-1, ±1)
