@@ -228,7 +228,8 @@ def run(
       throughput_epochs: timed epochs of the digits benchmark (``None``: skipped).
       throughput_options: more keyword arguments of ``throughput.run``.
       fd_sizes: parameter counts of the scaling benchmark (``None``: skipped).
-      fd_repeats: rounds per size of the scaling benchmark (at least).
+      fd_repeats: rounds per size of the scaling benchmark, more while
+        ``fd_budget_s`` lasts; a size whose rounds outlast it stops after 3.
       fd_budget_s: time budget per size of the scaling benchmark.
       dispatch_repeats: calls per configuration of the dispatch benchmark (``None``:
         skipped; CPU only).

@@ -35,7 +35,12 @@ def measure(repeats: int = 200, depth: int = 2, width: int = 64, batch: int = 32
     import numpy as np
 
     from benchmarks import _nets, _peers
-    from benchmarks._timing import config_flag, summarize, time_interleaved
+    from benchmarks._timing import (
+        config_flag,
+        ratio_stats,
+        summarize,
+        time_interleaved,
+    )
     from benchmarks.cells import value_and_grad_for
 
     net = _nets.net_for("relu", depth, width, "softmax_cross_entropy")
@@ -73,12 +78,16 @@ def measure(repeats: int = 200, depth: int = 2, width: int = 64, batch: int = 32
         for k, t in samples.items()
     }
     best = _peers.best_peer(samples, "numpy")
+    # Pair by pair, within the interleaved rounds (as every ratio of the benchmarks),
+    # not the ratio of the two medians.
+    manual_over_numpy = ratio_stats(samples["manual"], samples[best])
     return {
         "async_dispatch": config_flag("jax_cpu_enable_async_dispatch"),
         "cell": f"{depth}×{width}×{batch} relu softmax-CE float32",
         "per_call_us": per_call_us,
         "numpy_threads": threads,
         "numpy_best": best,
+        "manual_over_numpy_best": manual_over_numpy._asdict(),
         "pipeline": PIPELINE,
     }
 

@@ -184,6 +184,10 @@ def _check_json_schema(res, out):
         assert saved[key], key
     assert saved["dispatch"]["sync"]["per_call_us"]["manual"]["median"] > 0
     assert saved["dispatch"]["sync"]["async_dispatch"] is False
+    # The dispatch target is a ratio like the others: pair by pair within the rounds.
+    pair = saved["dispatch"]["sync"]["manual_over_numpy_best"]
+    assert pair["n"] == TINY["dispatch_repeats"]
+    assert s["tiny_manual_over_numpy_best"] == pair["median"]
 
 
 def _check_ratios_positive_and_finite(res):
@@ -361,3 +365,93 @@ def test_cells_range_selects_part_of_the_grid(tmp_path):
             assert exc.value.code == 2
     with pytest.raises(ValueError, match="cells_range"):
         memory.run(TINY_GRID, cells_range=(2, None))
+
+
+def _dispatch_result(manual_us, numpy_us, pairwise_median):
+    stats = lambda us: {"median": us, "q25": us, "q75": us, "iqr": 0.0, "n": 3}
+    return {
+        "per_call_us": {
+            "noop": stats(50.0),
+            "manual": stats(manual_us),
+            "autodiff": stats(manual_us),
+            "manual_pipelined": stats(manual_us),
+            "numpy": stats(numpy_us),
+        },
+        "numpy_best": "numpy",
+        "manual_over_numpy_best": {
+            "median": pairwise_median,
+            "q25": pairwise_median,
+            "q75": pairwise_median,
+            "iqr": 0.0,
+            "n": 3,
+        },
+    }
+
+
+def test_dispatch_target_is_the_median_of_per_round_ratios():
+    """``tiny_manual_over_numpy_best`` is the median of the round-by-round ratios of
+    the best configuration, not the ratio of two medians: rounds manual 1, 4, 4 µs
+    against NumPy 2, 2, 8 µs have medians 4 and 2 (ratio 2.0) but per-round ratios
+    0.5, 2, 0.5 (median 0.5): the target is met, which a ratio of medians denies."""
+    from benchmarks._timing import ratio_stats
+
+    manual, numpy_ = [1.0, 4.0, 4.0], [2.0, 2.0, 8.0]
+    pairwise = ratio_stats(manual, numpy_).median
+    assert pairwise == 0.5
+    results = {
+        "dispatch": {
+            "async": _dispatch_result(4.0, 3.0, 1.2),
+            "sync": _dispatch_result(float(np.median(manual)), 2.0, pairwise),
+        }
+    }
+    s = _report.summarize_run(results)
+    assert s["tiny_manual_over_numpy_best"] == 0.5
+    assert s["targets"]["tiny_manual_over_numpy_best"]["met"] is True
+    # Runs made before the per-round ratio was recorded: the ratio of the medians.
+    for d in results["dispatch"].values():
+        del d["manual_over_numpy_best"]
+    assert _report.summarize_run(results)["tiny_manual_over_numpy_best"] == 4.0 / 3.0
+
+
+def test_memory_counts_a_cell_without_sizes_as_not_at_or_below(monkeypatch, capsys):
+    """A cell whose backend reports no temp bytes has no comparison: ``benchmarks.
+    memory`` does not count it among the cells at or below autodiff (the timed
+    grid's ``temp_manual_le_autodiff_cells`` does not either)."""
+
+    def record(label, le):
+        m = {} if le is None else {"temp_manual_le_autodiff": le}
+        if le is not None:
+            m["temp_step_manual_le_step_autodiff"] = le
+        return {"label": label, "memory": m}
+
+    records = [record("a", True), record("b", False), record("c", None)]
+    summary = memory._summary(records)
+    assert summary["value_and_grad_le"] == summary["step_le"] == 1
+    assert summary["value_and_grad_over"] == summary["step_over"] == ["b"]
+    monkeypatch.setattr(memory, "run", lambda *a, **k: {"summary": summary})
+    assert memory.main([]) == 0
+    out = capsys.readouterr().out
+    assert "value-and-grad: manual temp ≤ autodiff in 1 of 3 cells; over: b" in out
+    assert "Adam step: manual temp ≤ autodiff in 1 of 3 cells; over: b" in out
+    timed = [{"memory": r["memory"]} for r in records]
+    le = [c["memory"].get("temp_manual_le_autodiff") for c in timed]
+    assert float(np.mean([bool(v) for v in le])) == 1 / 3  # the timed grid's rule
+
+
+def test_markdown_shows_unreported_temp_bytes_as_missing_not_zero():
+    """``results.md`` shows ``—`` where ``results.json`` has no temp bytes (null),
+    not 0 bytes, which would read as a cell that needs no temp memory at all."""
+    import copy
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    path = root / "benchmarks" / "results" / "cpu" / "results.json"
+    results = copy.deepcopy(json.loads(path.read_text()))  # read only
+    cell = results["cells"][0]
+    cell["variants"]["manual"]["analysis"]["temp_bytes"] = None
+    row = next(
+        line
+        for line in _report.markdown(results).splitlines()
+        if line.startswith(f"| {cell['label']} |")
+    )
+    autodiff = cell["variants"]["autodiff"]["analysis"]["temp_bytes"] / 1024
+    assert f"| —/{_report._fmt(autodiff, 4)} |" in row
