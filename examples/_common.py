@@ -14,8 +14,18 @@ OUT = pathlib.Path(__file__).resolve().parent / "out"
 
 
 def out_dir(out) -> pathlib.Path:
-    """The folder for PNG files (created): ``out`` or ``examples/out/``."""
+    """The folder for PNG files (created): ``out`` or ``examples/out/``.
+
+    Raises ``NotADirectoryError`` naming ``out`` when it is an existing file (or lies
+    under one), before any work is done.
+    """
     path = OUT if out is None else pathlib.Path(out)
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise NotADirectoryError(
+            f"cannot write PNG files to {str(path)!r}: {str(blocker)!r} is a file, "
+            "not a folder"
+        )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -62,4 +72,10 @@ def cli(main: Callable[..., dict], doc: str | None) -> None:
         "--out", default=str(OUT), help="folder for the PNG files (examples/out)"
     )
     args = parser.parse_args()
+    try:  # a bad --out is a usage error: one line, exit code 2, no traceback
+        out_dir(args.out)
+    except OSError as error:
+        if error.filename is None:  # ours: it names --out and the file in the way
+            parser.error(str(error))
+        parser.error(f"--out {args.out}: {error.strerror or error}")
     main(fast=args.fast, out=args.out)

@@ -11,9 +11,10 @@ and the module's gradients, written out literally below::
     ∂L/∂h  = W₂ᵀ · (∂L/∂ŷ · σ'(W₂h + b₂))
     ∂L/∂W₁ = (∂L/∂h · σ'(W₁x + b₁)) · xᵀ
 
-Each one is printed beside ``jax.grad``'s and beside ``jaxnn``'s layer-by-layer backward
-pass (``jaxnn.models.two_layer_sigmoid``, whose weights are stored transposed,
-``w = Wᵀ``). Then the update ``W ← W − α ∂L/∂W`` with these formulas (batch mean
+Each one is printed beside ``jax.grad``'s for one example; for the batch, the weight
+and bias gradients are also compared with ``jaxnn``'s layer-by-layer backward pass
+(``jaxnn.models.two_layer_sigmoid``, whose weights are stored transposed, ``w = Wᵀ``).
+Then the update ``W ← W − α ∂L/∂W`` with these formulas (batch mean
 over the four XOR points) trains the network; the loss curve is saved.
 
 Run: ``python examples/ex01_two_layer.py [--fast] [--out DIR]``.

@@ -1,5 +1,6 @@
 """Ready networks built from ``jaxnn.layers``: ``mlp`` and the module's two-layer net."""
 
+import numbers
 from collections.abc import Sequence
 
 from jaxnn import activations as _activations
@@ -64,6 +65,11 @@ def mlp(
         _activations.get(output)
     if initializer is None:
         initializer = _initializers.default_for(activation)
+    if not isinstance(dropout, numbers.Real):
+        # ``0.0 <= "0.2"`` would raise a TypeError that names neither.
+        raise TypeError(
+            f"dropout must be a real number in [0, 1); got dropout={dropout!r}."
+        )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got dropout={dropout!r}.")
 
@@ -112,6 +118,9 @@ def two_layer_sigmoid(hidden: int, out: int, initializer="xavier_normal") -> L.L
     Returns:
       ``serial(dense(hidden), σ, dense(out), σ)``.
     """
+    # Named here: dense would report a bad width as its own ``features``.
+    L._positive_int("hidden", hidden)
+    L._positive_int("out", out)
     return L.serial(
         L.dense(hidden, initializer),
         L.activation("sigmoid"),

@@ -18,6 +18,7 @@ On one machine without accelerators, simulate devices before jax starts:
 ``jax.config.update("jax_num_cpu_devices", 8)``.
 """
 
+import numbers
 from collections.abc import Callable
 
 import jax
@@ -32,11 +33,16 @@ def mesh(num_devices: int | None = None) -> Mesh:
     """A 1-D mesh over the first ``num_devices`` devices (default: all of them)."""
     devices = jax.devices()
     n = len(devices) if num_devices is None else num_devices
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(devices):
+    if (
+        isinstance(n, bool)
+        or not isinstance(n, numbers.Integral)  # a NumPy int is an int too
+        or not 1 <= n <= len(devices)
+    ):
         raise ValueError(
             f"num_devices must be an int in [1, {len(devices)}] (the devices jax "
             f"sees: {jax.default_backend()}); got num_devices={num_devices!r}."
         )
+    n = int(n)
     return jax.make_mesh(
         (n,), (AXIS,), axis_types=(AxisType.Auto,), devices=devices[:n]
     )
@@ -49,7 +55,8 @@ def placer(m: Mesh, batch_size: int) -> Callable:
     batch axis (1) is split over the mesh.
 
     Raises:
-      TypeError: ``m`` is not a ``Mesh``.
+      TypeError: ``m`` is not a ``Mesh``; ``place`` raises it for ``xb``/``yb`` that
+        are not arrays (a list).
       ValueError: ``batch_size`` is not a positive int or not divisible by the number
         of devices; ``place`` raises it for ``xb``/``yb`` whose axis 1 is not
         ``batch_size``.
@@ -68,6 +75,12 @@ def placer(m: Mesh, batch_size: int) -> Callable:
 
     def place(state, xb, yb):
         for name, a in (("xb", xb), ("yb", yb)):
+            if not hasattr(a, "ndim") or not hasattr(a, "shape"):
+                raise TypeError(
+                    f"{name} must be an array of stacked batches (num_batches, "
+                    f"batch_size={batch_size}, ...); got {name} of type "
+                    f"{type(a).__name__}."
+                )
             if a.ndim < 2 or a.shape[1] != batch_size:
                 raise ValueError(
                     f"{name} must be stacked batches (num_batches, batch_size="

@@ -350,6 +350,25 @@ def test_mlp_rejects_bad_configuration():
         models.mlp([3], dropout=1.0)
 
 
+@pytest.mark.parametrize("bad", ["0.2", None, [0.2]])
+def test_mlp_dropout_that_is_not_a_number_is_named(bad):
+    """``0.0 <= "0.2"`` used to raise a TypeError naming neither the argument nor
+    its value."""
+    with pytest.raises(TypeError) as info:
+        models.mlp([4, 3], dropout=bad)
+    assert_names_argument(str(info.value), "dropout", repr(bad), "real number")
+
+
+@pytest.mark.parametrize(("argument", "bad"), [("hidden", 0), ("out", -2)])
+def test_two_layer_sigmoid_names_its_own_bad_width(argument, bad):
+    """Its arguments are ``hidden`` and ``out``; the error used to name the inner
+    dense layer's ``features``."""
+    kwargs = {"hidden": 4, "out": 2, argument: bad}
+    with pytest.raises(ValueError) as info:
+        models.two_layer_sigmoid(**kwargs)
+    assert_names_argument(str(info.value), argument, repr(bad), "positive int")
+
+
 def test_mlp_rejects_mismatched_input_width():
     model = models.mlp([4, 2])
     _, params, state = model.init(jax.random.key(0), (3,))
@@ -501,6 +520,16 @@ def test_placer_refuses_what_is_not_a_mesh_and_unstacked_batches():
             place(state, xb, yb)
     _, xb, yb = place(state, jnp.ones((2, 8, 5), jnp.float32), jnp.ones((2, 8)))
     assert xb.shape == (2, 8, 5) and yb.shape == (2, 8)
+
+
+def test_mesh_takes_a_numpy_int_and_place_names_a_list_batch():
+    """``mesh(np.int64(1))`` used to be refused as "must be an int"; a list ``yb``
+    used to raise ``AttributeError: 'list' object has no attribute 'ndim'``."""
+    m = parallel.mesh(np.int64(1))
+    assert m.devices.size == 1
+    place = parallel.placer(m, 2)
+    with pytest.raises(TypeError, match=r"yb must be an array.*got yb of type list"):
+        place({}, jnp.ones((1, 2, 3), jnp.float32), [[0, 1]])
 
 
 PARALLEL_SCRIPT = textwrap.dedent(

@@ -1,7 +1,9 @@
 """Each example's fast mode, in-process, asserting the direction of its claim."""
 
 import importlib
+import os
 import pathlib
+import subprocess
 import sys
 
 import matplotlib.image
@@ -132,3 +134,36 @@ def test_ex09(tmp_path):
     }
     for task, v in r.items():
         assert v["value"] > v["baseline"] + 0.05, task
+
+
+def test_out_dir_refuses_a_file(tmp_path):
+    """``main(out=FILE)`` names the file in the way instead of mkdir's 'File exists'."""
+    import _common
+
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    for out in (blocker, blocker / "sub"):
+        with pytest.raises(NotADirectoryError, match="not_a_folder' is a file"):
+            _common.out_dir(out)
+    assert _common.out_dir(tmp_path / "new" / "dir").is_dir()
+
+
+def test_cli_bad_out_is_a_usage_error(tmp_path):
+    """``--out FILE``: exit code 2 and a one-line reason, no traceback, before any work.
+
+    Every script parses its arguments with ``_common.cli``; one of them is run.
+    """
+    script = "ex05_activations.py"
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), "--fast", "--out", str(blocker)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].endswith("is a file, not a folder")
+    assert proc.stdout == ""  # nothing was computed
