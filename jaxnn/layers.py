@@ -45,17 +45,21 @@ class Layer(NamedTuple):
 # ### Validation helpers ###########################################################
 
 
+def _is_int(value: Any) -> bool:
+    """Whether ``value`` is an integer: a Python or NumPy int, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _int(name: str, value: Any) -> int:
-    """``value`` if it is an integer (a Python or NumPy int, not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    """``value`` if it is an integer (``_is_int``)."""
+    if not _is_int(value):
         raise ValueError(f"{name} must be an int; got {name}={value!r}.")
     return value
 
 
 def _positive_int(name: str, value: Any) -> int:
-    """``value`` as a Python int if it is an integer > 0 (a Python or NumPy int, not a
-    bool)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+    """``value`` as a Python int if it is an integer (``_is_int``) > 0."""
+    if not _is_int(value) or value <= 0:
         raise ValueError(f"{name} must be a positive int; got {name}={value!r}.")
     return int(value)
 

@@ -18,13 +18,12 @@ On one machine without accelerators, simulate devices before jax starts:
 ``jax.config.update("jax_num_cpu_devices", 8)``.
 """
 
-import numbers
 from collections.abc import Callable
 
 import jax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-from jaxnn.layers import _positive_int
+from jaxnn.layers import _is_int, _positive_int
 
 AXIS = "data"
 
@@ -33,11 +32,7 @@ def mesh(num_devices: int | None = None) -> Mesh:
     """A 1-D mesh over the first ``num_devices`` devices (default: all of them)."""
     devices = jax.devices()
     n = len(devices) if num_devices is None else num_devices
-    if (
-        isinstance(n, bool)
-        or not isinstance(n, numbers.Integral)  # a NumPy int is an int too
-        or not 1 <= n <= len(devices)
-    ):
+    if not _is_int(n) or not 1 <= n <= len(devices):
         raise ValueError(
             f"num_devices must be an int in [1, {len(devices)}] (the devices jax "
             f"sees: {jax.default_backend()}); got num_devices={num_devices!r}."
