@@ -156,11 +156,30 @@ def _stack(values: list[Array]) -> Array:
     return jnp.stack(values) if values else jnp.zeros((0,), jnp.float32)
 
 
+def _stat_dtype(x: Array):
+    """The dtype a statistic of ``x`` is computed and returned in: float32 for a
+    float narrower than 32 bits (bfloat16, float16: ~3 significant digits, and a
+    float16 sum of squares overflows above 65504), else ``x``'s own dtype."""
+    if jnp.issubdtype(x.dtype, jnp.floating) and jnp.finfo(x.dtype).bits < 32:
+        return jnp.dtype(jnp.float32)
+    return x.dtype
+
+
+def _widen(x: Array) -> Array:
+    """``x`` in ``_stat_dtype(x)``: float32 and float64 arrays come back unchanged
+    (not even a no-op cast), so their statistics are computed exactly as before."""
+    dtype = _stat_dtype(x)
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
 # ### gradients and updates ##########################################################
 
 
 def layer_norms(tree: PyTree, *, include_bias: bool = False) -> Array:
     """Frobenius norm ``‖W_l‖_F`` of every dense layer of ``tree``, shape ``(layers,)``.
+
+    Computed and returned in float32 for bfloat16 and float16 leaves (in float16
+    ``Σ W²`` overflows to inf above 65504), in the leaves' dtype otherwise.
 
     Args:
       tree: parameters, gradients or updates (any tree holding ``DenseParams``).
@@ -168,9 +187,9 @@ def layer_norms(tree: PyTree, *, include_bias: bool = False) -> Array:
     """
     norms = []
     for p in dense_layers(tree):
-        sq = jnp.sum(jnp.square(p.w))
+        sq = jnp.sum(jnp.square(_widen(p.w)))
         if include_bias and p.b is not None:
-            sq = sq + jnp.sum(jnp.square(p.b))
+            sq = sq + jnp.sum(jnp.square(_widen(p.b)))
         norms.append(jnp.sqrt(sq))
     return _stack(norms)
 
@@ -268,9 +287,11 @@ def activation_stats(cache: PyTree) -> ActivationStats:
 
     ``mean = (1/(N·d)) Σ y``, ``std = √((1/(N·d)) Σ (y − mean)²)`` over the batch of
     ``N`` examples and the layer's ``d`` units. Initialisations such as Xavier and He
-    exist to keep ``std`` about the same in every layer.
+    exist to keep ``std`` about the same in every layer. Computed and returned in
+    float32 for bfloat16 and float16 activations, in their own dtype otherwise.
     """
-    ys, zs = _outputs(cache), pre_activations(cache)
+    ys = [_widen(y) for y in _outputs(cache)]
+    zs = [_widen(z) for z in pre_activations(cache)]
     return ActivationStats(
         _stack([jnp.mean(y) for y in ys]),
         _stack([jnp.std(y) for y in ys]),
@@ -287,6 +308,11 @@ def saturation_fraction(
     Meaningful for σ and tanh, which are flat there: ``σ'(z) ≤ e^−|z|`` and
     ``tanh'(z) ≤ 4e^−2|z|``, so a saturated unit passes almost no gradient.
 
+    For bfloat16 and float16 pre-activations ``|z|`` is compared with ``threshold``
+    and the fraction computed and returned in float32 (their ~3 significant digits
+    would round both the threshold and the fraction: 1001 of 3000 read 0.333984375
+    in bfloat16); otherwise in ``z``'s dtype.
+
     Raises:
       ValueError: ``threshold`` is not a finite number ``>= 0``.
     """
@@ -294,7 +320,7 @@ def saturation_fraction(
     return _stack(
         [
             jnp.mean((jnp.abs(z) > threshold).astype(z.dtype))
-            for z in pre_activations(cache)
+            for z in map(_widen, pre_activations(cache))
         ]
     )
 

@@ -21,7 +21,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxnn._tree import path_str, tree_cast
 from jaxnn._typing import PyTree
-from jaxnn.layers import Layer
+from jaxnn.layers import Layer, _is_int, _positive_int
 from jaxnn.optim import _validate
 
 #: Default tolerances: manual vs autodiff is exact up to rounding; finite differences
@@ -52,7 +52,8 @@ def numerical_grad(
       f: a jax-traceable function of ``params`` returning a scalar.
       params: any pytree of floating arrays.
       eps: the relative step ``ε``.
-      batch_size: parameters perturbed per step (``None``: one).
+      batch_size: parameters perturbed per step, a Python or NumPy int ≥ 1 (not a
+        bool), or ``None`` for one.
 
     Returns:
       A pytree like ``params`` holding ``∂f/∂params``.
@@ -64,12 +65,13 @@ def numerical_grad(
       TypeError: a leaf that is not floating.
     """
     _validate.positive("eps", eps)  # a bool is refused, not taken as 1
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be an int ≥ 1 or None; got {batch_size!r}.")
+    if batch_size is not None:
+        # A Python or NumPy int (layers._is_int), never a bool: True is not 1.
+        if not _is_int(batch_size) or batch_size < 1:
+            raise ValueError(
+                f"batch_size must be an int ≥ 1 or None; got batch_size={batch_size!r}."
+            )
+        batch_size = int(batch_size)  # np.int64(4) and 4 share one compilation
     for path, leaf in jax.tree_util.tree_leaves_with_path(params):
         dtype = jnp.asarray(leaf).dtype
         if not jnp.issubdtype(dtype, jnp.floating):
@@ -365,7 +367,7 @@ def check_layer(
     Args:
       layer: any object with ``init``, ``forward``, ``backward`` (the Layer protocol).
       input_shape: the input shape without the batch axis.
-      batch: batch size.
+      batch: batch size, a Python or NumPy int ≥ 1 (not a bool).
       dtype: float64 (all three checks; needs ``jax_enable_x64``) or float32.
       train: forward in training mode (batch statistics, dropout masks).
       key: PRNG key for init, inputs and dropout; default ``jax.random.key(0)``.
@@ -378,7 +380,12 @@ def check_layer(
     Returns:
       A ``Report`` with errors ``"backward vs vjp"`` and, in float64,
       ``"backward vs finite differences"``.
+
+    Raises:
+      ValueError: ``batch`` not a positive int, ``dtype`` not float32 or float64
+        (float64 without ``jax_enable_x64``), or ``rtol`` not a finite number ≥ 0.
     """
+    batch = _positive_int("batch", batch)  # a bool is refused, not taken as 1
     dtype = jnp.dtype(dtype)
     if dtype == jnp.float64 and not jax.config.jax_enable_x64:
         raise ValueError(

@@ -316,15 +316,16 @@ def batch_norm(
     Evaluation (``train=False``) uses the running statistics: an affine map.
 
     Raises:
-      ValueError: ``momentum`` outside [0, 1], ``eps`` ≤ 0; in training, a batch of
+      ValueError: ``momentum`` outside [0, 1] (or NaN), ``eps`` not a finite number
+        > 0 (inf would normalise every input to 0); in training, a batch of
         fewer than 2 examples; ``β`` or the running statistics not of shape ``(d,)``.
       TypeError: ``momentum`` or ``eps`` not a real number (a bool included); at run
         time, ``x`` has another dtype than ``γ``.
     """
     if not 0.0 <= _real("momentum", momentum) <= 1.0:
         raise ValueError(f"momentum must be in [0, 1]; got momentum={momentum!r}.")
-    if not _real("eps", eps) > 0:
-        raise ValueError(f"eps must be > 0; got eps={eps!r}.")
+    if not 0.0 < _real("eps", eps) < math.inf:  # NaN fails both comparisons
+        raise ValueError(f"eps must be a finite number > 0; got eps={eps!r}.")
 
     def init(key, input_shape):
         del key

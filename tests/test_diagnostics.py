@@ -1,5 +1,6 @@
 """Diagnostics against direct computations on small nets, eagerly and under jit."""
 
+import re
 from typing import NamedTuple
 
 import jax
@@ -112,6 +113,78 @@ def test_activation_stats_and_saturation_match_direct_forward(dtype):
         )
         np.testing.assert_allclose(got, want)
     assert 0 < float(diagnostics.saturation_fraction(cache)[0]) < 1
+
+
+LOW = pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=["bf16", "f16"])
+
+
+@LOW
+def test_saturation_fraction_of_low_precision_inputs_is_exact_float32(dtype):
+    """1001 of 3000 pre-activations saturated: the fraction came back in the input's
+    dtype, 0.33398 in bfloat16 and 0.33374 in float16 (~3 significant digits)."""
+    z = jnp.where(jnp.arange(3000) < 1001, 5.0, 0.5).astype(dtype).reshape(30, 100)
+    cache = (layers.ActivationCache(z, jnp.tanh(z)),)
+    got = jax.jit(diagnostics.saturation_fraction)(cache)
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(got, [1001 / 3000], rtol=1e-6)
+    # The threshold is not rounded to the input's dtype: 2.015625 (exact in both)
+    # is above 2.015, which both bfloat16 and float16 round to 2.015625.
+    z = jnp.array([[2.015625, 1.0, 1.0, 1.0]], dtype)
+    cache = (layers.ActivationCache(z, jnp.tanh(z)),)
+    np.testing.assert_array_equal(diagnostics.saturation_fraction(cache, 2.015), [0.25])
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_statistics_of_float32_and_float64_inputs_keep_their_dtype(dtype):
+    z = jnp.where(jnp.arange(300) < 101, 5.0, 0.5).astype(dtype).reshape(3, 100)
+    cache = (layers.ActivationCache(z, jnp.tanh(z)),)
+    got = diagnostics.saturation_fraction(cache)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, [101 / 300], rtol=1e-6)
+    stats = diagnostics.activation_stats(cache)
+    assert all(s.dtype == dtype for s in stats)
+    params = (DenseParams(jnp.ones((3, 2), dtype), jnp.ones(2, dtype)),)
+    assert diagnostics.layer_norms(params, include_bias=True).dtype == dtype
+
+
+@LOW
+def test_activation_stats_of_low_precision_inputs_are_float32(dtype):
+    """The mean and standard deviation of bfloat16/float16 activations came back
+    rounded to the input's ~3 significant digits."""
+    z = _inputs(dtype)  # normal draws, exactly representable in dtype
+    y = jnp.tanh(z)
+    stats = jax.jit(diagnostics.activation_stats)((layers.ActivationCache(z, y),))
+    assert all(s.dtype == jnp.float32 for s in stats)
+    z64, y64 = np.asarray(z, np.float64), np.asarray(y, np.float64)
+    for got, want in [
+        (stats.mean, y64.mean()),
+        (stats.std, y64.std()),
+        (stats.z_mean, z64.mean()),
+        (stats.z_std, z64.std()),
+    ]:
+        np.testing.assert_allclose(got, [want], rtol=1e-5, atol=1e-7)
+
+
+@LOW
+def test_layer_norms_of_low_precision_trees_are_float32(dtype):
+    """float16: Σ W² of a 64×64 weight of 10s is 409600 > 65504 and overflowed to
+    an inf norm (and a NaN or inf ratio); bfloat16 rounded the norm to ~3 digits."""
+    w = jnp.full((W, W), 10.0, dtype).at[0, 0].set(3.0)
+    b = jnp.full((W,), 0.5, dtype)
+    tree = (DenseParams(w, b), DenseParams(w, b))
+    want = np.sqrt(np.sum(np.square(np.asarray(w, np.float64))))
+    for fn in (diagnostics.layer_norms, diagnostics.layer_grad_norms):
+        got = jax.jit(fn)(tree)
+        assert got.dtype == jnp.float32
+        np.testing.assert_allclose(got, [want, want], rtol=1e-6)
+    with_bias = diagnostics.layer_norms(tree, include_bias=True)
+    np.testing.assert_allclose(with_bias[0], np.sqrt(want**2 + W * 0.25), rtol=1e-6)
+    ratios = diagnostics.grad_norm_ratios(tree)
+    assert ratios.dtype == jnp.float32
+    np.testing.assert_array_equal(ratios, [1.0, 1.0])
+    updates = jax.tree.map(lambda a: a / 1000, tree)
+    got = diagnostics.update_ratios(tree, updates)
+    np.testing.assert_allclose(got, [1e-3, 1e-3], rtol=1e-3)
 
 
 def test_unit_activity_and_dead_fraction_match_direct_count():
@@ -309,6 +382,37 @@ def test_numerical_grad_refuses_an_eps_whose_step_can_vanish():
     with pytest.raises(ValueError, match=r"eps=1e-08 .* float32, whose epsilon is"):
         gradcheck.numerical_grad(f, x32, eps=1e-8)
     np.testing.assert_allclose(gradcheck.numerical_grad(f, x32, eps=1e-3), [2, 6], 1e-3)
+
+
+def test_numerical_grad_accepts_numpy_integer_batch_sizes_and_refuses_bools():
+    """float64. batch_size=np.int64(4) was refused (only a Python int passed) while
+    every other size argument accepts NumPy integers; a bool is still no size."""
+    f = lambda p: jnp.sum(p**3)
+    x = jnp.array([1.0, -2.0, 0.5, 3.0, 2.0])
+    want = 3 * np.asarray(x) ** 2
+    for batch_size in (np.int64(4), np.int32(2), np.array(3)[()], 4):
+        got = gradcheck.numerical_grad(f, x, batch_size=batch_size)
+        np.testing.assert_allclose(got, want, rtol=1e-8)
+    for bad in (True, np.bool_(True), 0, np.int64(-1), 2.0, "4"):
+        with pytest.raises(
+            ValueError,
+            match=rf"batch_size must be an int ≥ 1 or None; got batch_size="
+            rf"{re.escape(repr(bad))}\.",
+        ):
+            gradcheck.numerical_grad(f, x, batch_size=bad)
+
+
+def test_check_layer_accepts_numpy_integer_batch_and_refuses_bools():
+    """batch=0 passed a check of an empty batch (nothing compared), batch=True and
+    batch=2.5 raised numpy's bare TypeError about shapes; np.int64 is a size."""
+    layer = layers.dense(3)
+    report = gradcheck.check_layer(layer, (2,), batch=np.int64(3), dtype=jnp.float32)
+    assert report.passed
+    for bad in (True, 0, 2.5):
+        with pytest.raises(
+            ValueError, match=rf"batch must be a positive int; got batch={bad!r}\."
+        ):
+            gradcheck.check_layer(layer, (2,), batch=bad, dtype=jnp.float32)
 
 
 def test_numerical_grad_and_check_grads_of_parameters_without_entries():

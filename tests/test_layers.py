@@ -1,5 +1,7 @@
 """Every layer's hand-written backward vs jax.vjp vs finite differences."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -275,7 +277,7 @@ def test_dense_rejects_non_positive_size(features):
         L.dense(features)
 
 
-@pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, float("nan"), float("inf")])
 def test_dropout_rejects_rate_outside_unit_interval(rate):
     with pytest.raises(ValueError, match=rf"rate must be in \[0, 1\); got rate={rate}"):
         L.dropout(rate)
@@ -286,17 +288,38 @@ def test_dropout_needs_key_in_training():
         L.dropout(0.5).forward((), (), jnp.ones((2, 2)), train=True)
 
 
-@pytest.mark.parametrize("eps", [0.0, -1e-5])
-def test_batch_norm_rejects_non_positive_eps(eps):
-    with pytest.raises(ValueError, match=rf"eps must be > 0; got eps={eps}"):
+@pytest.mark.parametrize(
+    "eps",
+    [0.0, -1e-5, float("inf"), float("nan"), -float("inf"), np.float32("inf")],
+)
+def test_batch_norm_rejects_eps_that_is_not_finite_and_positive(eps):
+    # eps=inf was accepted (the check was eps > 0): 1/√(σ² + ∞) = 0 maps every
+    # input to β and every gradient to 0; eps=nan makes every output NaN.
+    with pytest.raises(
+        ValueError,
+        match=rf"eps must be a finite number > 0; got eps={re.escape(repr(eps))}\.",
+    ):
         L.batch_norm(eps=eps)
 
 
-def test_batch_norm_rejects_bad_momentum_and_tiny_batch():
+@pytest.mark.parametrize("momentum", [1.5, -0.1, float("nan"), float("inf")])
+def test_batch_norm_rejects_momentum_outside_unit_interval(momentum):
     with pytest.raises(
-        ValueError, match=r"momentum must be in \[0, 1\]; got momentum=1.5"
+        ValueError,
+        match=rf"momentum must be in \[0, 1\]; got momentum={re.escape(repr(momentum))}\.",
     ):
-        L.batch_norm(momentum=1.5)
+        L.batch_norm(momentum=momentum)
+
+
+@pytest.mark.parametrize("init_alpha", [float("inf"), -float("inf"), float("nan")])
+def test_prelu_rejects_a_non_finite_init_alpha(init_alpha):
+    with pytest.raises(
+        ValueError, match=rf"init_alpha must be finite; got init_alpha={init_alpha!r}\."
+    ):
+        L.prelu(init_alpha)
+
+
+def test_batch_norm_rejects_a_tiny_batch():
     layer = L.batch_norm()
     _, params, state = layer.init(jax.random.key(0), (3,))
     with pytest.raises(ValueError, match=r"at least 2 examples.*\(1, 3\)"):
