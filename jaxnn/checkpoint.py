@@ -193,13 +193,53 @@ def _serialize(step: int, tree: PyTree, metadata: dict) -> bytes:
 
 
 def _step_index(step) -> int:
-    """``step`` as an int (``operator.index``); a TypeError naming it otherwise."""
+    """``step`` as an int (``operator.index``); a TypeError naming it otherwise.
+
+    Python, NumPy and 0-d integer jax/NumPy arrays (e.g. a train state's ``step``)
+    are integers; a bool is not, although ``operator.index(True)`` is 1.
+    """
     try:
+        if isinstance(step, bool):
+            raise TypeError
         return operator.index(step)
     except TypeError:
         raise TypeError(
             f"step must be a non-negative integer; got step={step!r}."
         ) from None
+
+
+def _metadata_round_trips(metadata: dict) -> None:
+    """Refuse metadata that JSON would store as something else (ValueError).
+
+    ``json.dumps`` writes every dict key as a string (``{1: "a"}`` comes back as
+    ``{"1": "a"}``, and ``{1: .., "1": ..}`` loses an entry) and a tuple as a list,
+    so :func:`restore` would not return the dict given to :func:`save`. Values that
+    JSON cannot encode at all are left to ``json.dumps``.
+    """
+    stack = [(metadata, "metadata")]
+    seen = set()  # by id: shared or cyclic containers are checked once
+    while stack:
+        value, where = stack.pop()
+        if id(value) in seen:
+            continue
+        if isinstance(value, dict):
+            seen.add(id(value))
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValueError(
+                        f"metadata keys must be strings: JSON stores every key as a "
+                        f"string, so restore would not give key {key!r} "
+                        f"({type(key).__name__}) back; got key {key!r} in {where}."
+                    )
+                stack.append((item, f"{where}[{key!r}]"))
+        elif isinstance(value, tuple):
+            raise ValueError(
+                f"metadata must hold lists, not tuples: JSON stores a tuple as a "
+                f"list, so restore would give a list back; got {where}={value!r}."
+            )
+        elif isinstance(value, list):
+            seen.add(id(value))
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
 
 
 def _fsync_directory(directory: pathlib.Path) -> None:
@@ -260,16 +300,20 @@ def save(
             (``jax.random.key``); empty subtrees (``()``, ``None``, empty NamedTuples)
             are allowed.
         keep: how many checkpoints to keep, at least 1.
-        metadata: JSON-serialisable dict returned by :func:`restore` (e.g. the config).
+        metadata: JSON-serialisable dict returned by :func:`restore` (e.g. the config):
+            string keys at every level and lists, not tuples, since JSON would
+            store other keys as strings and tuples as lists.
 
     Returns:
         The path of the written checkpoint file.
 
     Raises:
-        TypeError: ``step`` not an integer.
+        TypeError: ``step`` not an integer (a bool is not one).
         ValueError: ``keep`` not a positive int, a negative step, metadata that is not
-            a dict or that JSON cannot encode, two leaves with the same path string, or
-            a leaf dtype that safetensors cannot store (e.g. ``complex128``, ``int4``).
+            a dict, that JSON cannot encode or would not give back unchanged (a
+            non-string key or a tuple, at any depth), two leaves with the same path
+            string, or a leaf dtype that safetensors cannot store (e.g. ``complex128``,
+            ``int4``). Nothing is written or deleted then.
     """
     step = _step_index(step)
     if step < 0:
@@ -281,6 +325,7 @@ def save(
             f"metadata must be a dict; got metadata={metadata!r} "
             f"({type(metadata).__name__})."
         )
+    _metadata_round_trips(metadata)
     try:
         json.dumps(metadata)
     except (TypeError, ValueError) as err:

@@ -470,3 +470,98 @@ def test_a_step_that_is_not_an_integer_is_named(tmp_path, step):
     if step is not None:  # None is restore's "latest"
         with pytest.raises(TypeError, match=message):
             checkpoint.restore(tmp_path, {"a": jnp.zeros(1)}, step=step)
+
+
+@pytest.mark.parametrize("step", [True, False])
+def test_a_bool_step_is_refused_like_any_non_integer(tmp_path, step):
+    """``operator.index(True)`` is 1: save(d, True, ...) used to write step 1."""
+    checkpoint.save(tmp_path / "run", 1, {"a": jnp.zeros(1)})
+    message = re.escape(f"step must be a non-negative integer; got step={step!r}.")
+    with pytest.raises(TypeError, match=message):
+        checkpoint.save(tmp_path / "new", step, {"a": jnp.zeros(1)})
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(TypeError, match=message):
+        checkpoint.restore(tmp_path / "run", {"a": jnp.zeros(1)}, step=step)
+
+
+@pytest.mark.parametrize(
+    "step", [np.int64(7), np.uint8(7), np.asarray(7), jnp.asarray(7, jnp.int32)]
+)
+def test_numpy_and_jax_integer_steps_are_accepted(tmp_path, step):
+    path = checkpoint.save(tmp_path, step, {"a": jnp.zeros(1)})
+    assert path.name == "ckpt_00000007.safetensors"
+    checkpoint.restore(tmp_path, {"a": jnp.zeros(1)}, step=step)
+
+
+# metadata that JSON would give back changed -> what the message must name
+_CHANGED_BY_JSON = [
+    ({1: "a"}, "got key 1 in metadata."),
+    ({"epoch": 1, 1: "a"}, "got key 1 in metadata."),
+    ({"config": {None: 1}}, "got key None in metadata['config']."),
+    ({"runs": [{"lr": 0.1}, {2.5: 1}]}, "got key 2.5 in metadata['runs'][1]."),
+    ({True: "on"}, "got key True in metadata."),
+    ({"shape": (2, 3)}, "got metadata['shape']=(2, 3)."),
+    ({"a": [1, {"b": (4,)}]}, "got metadata['a'][1]['b']=(4,)."),
+]
+
+
+@pytest.mark.parametrize(("metadata", "where"), _CHANGED_BY_JSON)
+def test_metadata_that_json_would_change_is_refused_naming_it(
+    tmp_path, metadata, where
+):
+    """``{1: "a"}`` used to be saved and restored as ``{"1": "a"}``, a tuple as a
+    list: restore did not give the user's metadata back."""
+    what = "keys must be strings" if "key" in where else "lists, not tuples"
+    with pytest.raises(ValueError, match=re.escape(where)) as info:
+        checkpoint.save(tmp_path / "run", 1, {"a": jnp.zeros(1)}, metadata=metadata)
+    assert what in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def _snapshot(directory: pathlib.Path) -> dict:
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode)
+        for p in sorted(directory.iterdir())
+    }
+
+
+@pytest.mark.parametrize(
+    ("step", "metadata", "error"),
+    [
+        (3, {1: "a"}, ValueError),
+        (3, {"shape": (2, 3)}, ValueError),
+        (True, None, TypeError),
+    ],
+    ids=["int-key", "tuple", "bool-step"],
+)
+def test_a_refused_save_leaves_the_checkpoint_directory_unchanged(
+    tmp_path, step, metadata, error
+):
+    """Byte for byte: no file written, replaced, rotated out or cleaned up."""
+    for s in (1, 2):
+        checkpoint.save(tmp_path, s, {"a": jnp.full(2, float(s))}, keep=2)
+    (tmp_path / ".tmp-ckpt_00000002.safetensors-0123456789abcdef").write_bytes(b"x")
+    before = _snapshot(tmp_path)
+    with pytest.raises(error):
+        checkpoint.save(
+            tmp_path, step, {"a": jnp.full(2, 9.0)}, keep=1, metadata=metadata
+        )
+    assert _snapshot(tmp_path) == before
+    assert len(before) == 3
+
+
+def test_metadata_json_round_trips_comes_back_equal(tmp_path):
+    """NaN and infinities (Python's JSON reads them back), big ints, nesting, unicode."""
+    metadata = {
+        "loss": float("nan"),
+        "best": float("inf"),
+        "worst": -float("inf"),
+        "seed": 2**70,
+        "lr": 0.1 + 0.2,
+        "config": {"sizes": [64, 32], "name": "réseau \u2603", "on": True, "x": None},
+    }
+    checkpoint.save(tmp_path, 1, {"a": jnp.zeros(1)}, metadata=metadata)
+    _, restored = checkpoint.restore(tmp_path, {"a": jnp.zeros(1)})
+    assert np.isnan(restored.pop("loss"))
+    assert restored == {k: v for k, v in metadata.items() if k != "loss"}
+    assert type(restored["seed"]) is int and type(restored["lr"]) is float

@@ -290,6 +290,35 @@ BAD_SCHEDULES = [
         "'10'",
         "> 0",
     ),
+    # Steps the int32 optimizer count (saturating at 2**31 - 1) never reaches; a
+    # Python int >= 2**31 wrapped in int32 arithmetic (a boundary of 2**32 + 5
+    # applied from step 5) or overflowed when 64-bit mode is off.
+    (
+        lambda: optim.piecewise_constant_schedule(1.0, {5: 0.5, 2**31: 0.1}),
+        "boundaries_and_scales",
+        "{5: 0.5, 2147483648: 0.1}",
+        "<= 2147483647",
+    ),
+    (
+        lambda: optim.exponential_decay(1.0, 10, 0.5, transition_begin=2**31),
+        "transition_begin",
+        "2147483648",
+        "<= 2147483647",
+    ),
+    (
+        lambda: optim.exponential_decay(
+            1.0, 10, 0.5, transition_begin=np.int64(2**32 + 5)
+        ),
+        "transition_begin",
+        "np.int64(4294967301)",
+        "<= 2147483647",
+    ),
+    (
+        lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, 2**31, 2**31 + 10),
+        "warmup_steps",
+        "2147483648",
+        "<= 2147483647",
+    ),
     (
         # optax silently keeps 0 here: end_value would never be reached.
         lambda: optim.warmup_cosine_decay_schedule(0.0, 0.0, 2, 10, end_value=0.05),
@@ -340,3 +369,45 @@ def test_traced_values_that_do_not_shape_the_schedule_work():
     )
     theirs = optax.warmup_cosine_decay_schedule(0.1, 1.0, 2, 10, 0.2)(6)
     np.testing.assert_allclose(f(0.1, 0.2), theirs, rtol=1e-6)
+
+
+def test_the_largest_int32_count_is_a_valid_boundary():
+    """2**31 - 1 is where a saturated optimizer count stays: still allowed."""
+    top = 2**31 - 1
+    ours = optim.piecewise_constant_schedule(1.0, {top: 0.5})
+    theirs = optax.piecewise_constant_schedule(1.0, {top: 0.5})
+    counts = [0, top - 1, top]
+    np.testing.assert_array_equal(evaluate(ours, counts), [1.0, 1.0, 0.5])
+    np.testing.assert_array_equal(evaluate(ours, counts), evaluate(theirs, counts))
+    # The same largest step for the other step positions: built, and evaluated.
+    late_decay = optim.exponential_decay(1.0, 10, 0.5, transition_begin=top)
+    np.testing.assert_array_equal(evaluate(late_decay, [0, top]), [1.0, 1.0])
+    long_warmup = optim.warmup_cosine_decay_schedule(0.0, 1.0, top, 2**32)
+    np.testing.assert_allclose(evaluate(long_warmup, [0, top]), [0.0, 1.0])
+
+
+@pytest.mark.parametrize("as_int", [int, np.int64], ids=["python-int", "numpy-int64"])
+def test_step_lengths_beyond_int32_work_with_64_bit_mode_off(as_int):
+    """A length of 2**32 + 5 steps enters only float arithmetic with the count, but
+    with 64-bit mode off (jax's default) jax cast it to int32: a Python int
+    overflowed at the first call and a NumPy one was silently truncated to 5 (a
+    cosine decay of 0 from step 5, NaN for the warmup cosine). It now equals the
+    schedule built with the same length as a float."""
+    length = 2**32 + 5
+    builds = {
+        "exponential": lambda t: optim.exponential_decay(1.0, t, 0.5),
+        "exponential_staircase": lambda t: optim.exponential_decay(
+            1.0, t, 0.5, staircase=True
+        ),
+        "step_decay": lambda t: optim.step_decay(1.0, t, 0.5),
+        "cosine": lambda t: optim.cosine_decay_schedule(1.0, t),
+        "warmup_cosine": lambda t: optim.warmup_cosine_decay_schedule(0.0, 1.0, 5, t),
+    }
+    counts = [0, 10, 1000, 2**31 - 1]
+    with jax.enable_x64(False):
+        for name, build in builds.items():
+            got = evaluate(build(as_int(length)), counts)
+            want = evaluate(build(float(length)), counts)
+            np.testing.assert_array_equal(got, want, err_msg=name)
+            # past any warmup and short of halfway through the decay
+            assert np.all((got[1:] > 0.4) & (got[1:] <= 1.0)), (name, got)

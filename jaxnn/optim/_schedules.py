@@ -52,7 +52,8 @@ def exponential_decay(
         init_value: :math:`v_0`, finite.
         transition_steps: :math:`T > 0`, the steps per factor of :math:`r`.
         decay_rate: :math:`r > 0`, finite.
-        transition_begin: :math:`b \ge 0`, steps held at :math:`v_0` first.
+        transition_begin: :math:`b \ge 0`, steps held at :math:`v_0` first; if
+            an integer, at most ``2**31 - 1``, the largest (int32) optimizer count.
         staircase: A bool: decay in discrete jumps every :math:`T` steps.
         end_value: Optional finite bound.
 
@@ -73,6 +74,8 @@ def exponential_decay(
     _validate.positive("transition_steps", transition_steps)
     _validate.positive("decay_rate", decay_rate)
     _validate.non_negative("transition_begin", transition_begin)
+    _validate.reachable_step("transition_begin", transition_begin)
+    transition_steps = _validate.beyond_int32_as_float(transition_steps)
     if not isinstance(staircase, bool | np.bool_):
         # A truthy string such as "False" would otherwise silently mean True.
         raise ValueError(f"staircase must be a bool; got staircase={staircase!r}")
@@ -153,6 +156,7 @@ def cosine_decay_schedule(
     _validate.non_negative("exponent", exponent)
     if isinstance(decay_steps, int):
         decay_steps = float(decay_steps)
+    decay_steps = _validate.beyond_int32_as_float(decay_steps)  # e.g. a NumPy int
 
     def schedule(count):
         if isinstance(count, int):
@@ -187,7 +191,8 @@ def warmup_cosine_decay_schedule(
     Args:
         init_value: :math:`v_0`, finite.
         peak_value: :math:`v_p`, finite, reached at step :math:`W`.
-        warmup_steps: :math:`W \ge 0`.
+        warmup_steps: :math:`W \ge 0`; if an integer, at most ``2**31 - 1``, the
+            largest (int32) optimizer count.
         decay_steps: :math:`T > W`, the total length.
         end_value: :math:`v_e`, finite, reached at step :math:`T` and kept; 0
             when :math:`v_p = 0`.
@@ -203,6 +208,7 @@ def warmup_cosine_decay_schedule(
     _validate.finite("init_value", init_value)
     _validate.finite("peak_value", peak_value)
     _validate.non_negative("warmup_steps", warmup_steps)
+    _validate.reachable_step("warmup_steps", warmup_steps)
     _validate.positive("decay_steps", decay_steps)
     _validate.finite("end_value", end_value)
     for name, value in [
@@ -261,15 +267,16 @@ def piecewise_constant_schedule(
 
     Args:
         init_value: :math:`v_0`, finite.
-        boundaries_and_scales: ``{b_i: s_i}`` with integer boundaries ``>= 0`` in
-            strictly increasing order and finite scales ``>= 0``.
+        boundaries_and_scales: ``{b_i: s_i}`` with integer boundaries in
+            ``[0, 2**31 - 1]`` (the optimizer's int32 count never passes
+            ``2**31 - 1``) in strictly increasing order and finite scales ``>= 0``.
 
     Returns:
         ``count -> value``.
 
     Raises:
-        ValueError: On boundaries that are not increasing non-negative integers,
-            or on a negative scale.
+        ValueError: On boundaries that are not increasing integers in
+            ``[0, 2**31 - 1]``, or on a negative scale.
 
     Examples:
         >>> from jaxnn import optim

@@ -12,6 +12,49 @@ from collections.abc import Mapping
 import jax
 import numpy as np
 
+# The optimizer's step count is an int32 that saturates here (``safe_increment``).
+INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+def _integer(value) -> int | None:
+    """``value`` as an int if it is a concrete integer (Python, NumPy or a 0-d
+    integer array, not a bool); ``None`` otherwise (floats, traced values)."""
+    if isinstance(value, jax.core.Tracer | bool | np.bool_):
+        return None
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, int) or (
+        dtype is not None and np.dtype(dtype).kind in "iu" and np.ndim(value) == 0
+    ):
+        return int(value)
+    return None
+
+
+def reachable_step(name: str, value) -> None:
+    """A step at which a schedule changes: an integer one must be ``<= INT32_MAX``.
+
+    The int32 step count never gets past ``INT32_MAX``, and a larger Python or NumPy
+    integer combined with it wraps around (or overflows) in int32 arithmetic, so the
+    change would come at a wrong step or the schedule would fail when called.
+    """
+    step = _integer(value)
+    if step is not None and step > INT32_MAX:
+        raise ValueError(
+            f"{name} must be <= {INT32_MAX} (2**31 - 1), the largest optimizer step "
+            f"count (an int32 that stops there), so a larger one is never reached; "
+            f"got {name}={value!r}"
+        )
+
+
+def beyond_int32_as_float(value):
+    """``value``, or ``float(value)`` if it is an integer an int32 cannot hold.
+
+    For step lengths that only enter float arithmetic with the count: jax would
+    otherwise cast a larger integer to int32 (overflowing for a Python int, silently
+    truncating a NumPy one) when 64-bit mode is off.
+    """
+    step = _integer(value)
+    return float(step) if step is not None and step > INT32_MAX else value
+
 
 def _number(name: str, value, expected: str) -> float | None:
     """Return ``value`` as a float, ``None`` when it is traced, or raise.
@@ -95,7 +138,8 @@ def finite(name: str, value) -> None:
 
 
 def boundaries_and_scales(name: str, value) -> None:
-    """``{step: scale}`` with integer steps >= 0, increasing, and scales >= 0."""
+    """``{step: scale}`` with integer steps in ``[0, INT32_MAX]``, increasing, and
+    scales >= 0."""
     if value is None:
         return
     if not isinstance(value, Mapping):
@@ -109,6 +153,12 @@ def boundaries_and_scales(name: str, value) -> None:
             raise ValueError(
                 f"{name} must have integer boundaries >= 0; got boundary {step!r} "
                 f"in {name}={value!r}"
+            )
+        if step > INT32_MAX:
+            raise ValueError(
+                f"{name} must have boundaries <= {INT32_MAX} (2**31 - 1), the largest "
+                f"optimizer step count (an int32 that stops there): boundary {step!r} "
+                f"would never be reached; got {name}={value!r}"
             )
         if previous is not None and step <= previous:
             raise ValueError(
