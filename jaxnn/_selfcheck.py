@@ -18,7 +18,12 @@ from jaxnn._tree import tree_cast
 
 
 class Row(NamedTuple):
-    """One line of the self-test table."""
+    """One line of the self-test table.
+
+    A row is passed, failed or skipped (``status``). A skipped row (a comparison that
+    could not run, e.g. without optax) has ``passed=False`` and ``skipped=True``: it
+    is neither a pass nor a failure.
+    """
 
     category: str
     item: str
@@ -27,6 +32,14 @@ class Row(NamedTuple):
     vs_fd: float | None  # relative error, manual vs finite differences (float64)
     passed: bool
     note: str = ""
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        """``"passed"``, ``"failed"`` or ``"skipped"``."""
+        if self.skipped:
+            return "skipped"
+        return "passed" if self.passed else "failed"
 
 
 def _layer_cases():
@@ -219,7 +232,9 @@ def _optimizer_rows(dtype) -> Iterator[Row]:
 
         results = compare_with_optax(dtype)
     except ImportError as e:
-        yield Row("optimizer", "(all)", dtype_name, None, None, True, f"skipped: {e}")
+        yield Row(
+            "optimizer", "(all)", dtype_name, None, None, False, str(e), skipped=True
+        )
         return
     for name, err, ok in results:
         yield Row("optimizer", name, dtype_name, err, None, ok, "vs optax")

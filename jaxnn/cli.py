@@ -66,6 +66,15 @@ def _fmt(value) -> str:
     return "—" if value is None else f"{value:.1e}"
 
 
+# The result column of ``jaxnn check`` per ``Row.status``; a skipped row (optax not
+# installed) counts as neither passed nor failed.
+_RESULT = {
+    "passed": "[green]pass[/green]",
+    "failed": "[bold red]FAIL[/bold red]",
+    "skipped": "[yellow]skipped[/yellow]",
+}
+
+
 def cmd_check(args) -> int:
     if args.json:  # before the run, not after it
         path = pathlib.Path(args.json)
@@ -93,7 +102,7 @@ def cmd_check(args) -> int:
     rows = []
     for row in _selfcheck.run(dtypes, optimizers=not args.quick):
         rows.append(row)
-        result = "[green]pass[/green]" if row.passed else "[bold red]FAIL[/bold red]"
+        result = _RESULT[row.status]
         if row.note:
             result += f" ({row.note})"
         table.add_row(
@@ -105,17 +114,22 @@ def cmd_check(args) -> int:
             result,
         )
     console.print(table)
-    failed = [r for r in rows if not r.passed]
-    console.print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+    counts = {s: sum(r.status == s for r in rows) for s in _RESULT}
+    summary = f"{counts['passed']} passed, {counts['failed']} failed"
+    if counts["skipped"]:
+        summary += f", {counts['skipped']} skipped"
+    console.print(summary)
     if args.json:
         payload = {
             "backend": backend,
             "device": device,
             "jax_version": jax.__version__,
-            "rows": [r._asdict() for r in rows],
+            # "passed" is true only for a check that ran and passed; "skipped" and
+            # "status" ("passed", "failed" or "skipped") tell a skip from a failure.
+            "rows": [{**r._asdict(), "status": r.status} for r in rows],
         }
         _write_json(pathlib.Path(args.json), payload)
-    return 1 if failed else 0
+    return 1 if counts["failed"] else 0
 
 
 # ### train ##########################################################################
@@ -124,14 +138,27 @@ SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine")
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 
 
+def _number(kind, text):
+    """``text`` as a ``kind`` (int or float); a float must be finite: ``inf`` (a
+    ``--clip`` that clips nothing, an infinite ``--lr``) and ``nan`` are mistakes."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a {kind.__name__}; got {text!r}"
+        ) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number; got {text}")
+    return value
+
+
+def _finite_float(text):
+    return _number(float, text)
+
+
 def _positive(kind):
     def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a {kind.__name__}; got {text!r}"
-            ) from None
+        value = _number(kind, text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f"expected a value > 0; got {text}")
         return value
@@ -463,15 +490,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--batch-norm", action="store_true")
     tr.add_argument("--residual", action="store_true")
-    tr.add_argument("--dropout", type=float, default=0.0)
+    tr.add_argument("--dropout", type=_finite_float, default=0.0)
     tr.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     tr.add_argument("--lr", type=_positive(float), default=1e-3)
-    tr.add_argument("--momentum", type=float, default=0.9, help="β of sgd/momentum")
-    tr.add_argument("--decay", type=float, default=0.9, help="β of rmsprop")
-    tr.add_argument("--b1", type=float, default=0.9)
-    tr.add_argument("--b2", type=float, default=0.999)
-    tr.add_argument("--eps", type=float, default=1e-8)
-    tr.add_argument("--weight-decay", type=float, default=1e-4)
+    tr.add_argument(
+        "--momentum",
+        type=_finite_float,
+        default=0.9,
+        help="β of sgd (heavy-ball momentum; 0 gives plain SGD) and of momentum "
+        "(EMA of the gradients); default %(default)s, so --optimizer sgd has "
+        "momentum %(default)s unless --momentum 0",
+    )
+    tr.add_argument("--decay", type=_finite_float, default=0.9, help="β of rmsprop")
+    tr.add_argument("--b1", type=_finite_float, default=0.9)
+    tr.add_argument("--b2", type=_finite_float, default=0.999)
+    tr.add_argument("--eps", type=_finite_float, default=1e-8)
+    tr.add_argument("--weight-decay", type=_finite_float, default=1e-4)
     tr.add_argument("--schedule", default="constant", choices=SCHEDULES)
     tr.add_argument(
         "--clip", type=_positive(float), default=None, help="clip by global norm"
@@ -483,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--devices", type=_positive(int), default=None)
     tr.add_argument("--checkpoint-dir", type=_path, default=None)
     tr.add_argument("--resume", action="store_true")
-    tr.add_argument("--out", default="runs/train")
+    tr.add_argument("--out", type=_path, default="runs/train")
     tr.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     tr.set_defaults(func=cmd_train)
 
@@ -492,7 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="vanishing/exploding-gradient study: Markdown report and PNG figures",
     )
     dg.add_argument("--quick", action="store_true", help="a small grid (seconds)")
-    dg.add_argument("--out", default="runs/diagnose", help="output directory")
+    dg.add_argument(
+        "--out", type=_path, default="runs/diagnose", help="output directory"
+    )
     dg.set_defaults(func=cmd_diagnose)
     return parser
 

@@ -14,6 +14,7 @@ data (``jax.Array`` works too); nothing here is traced.
 - ``bars``: one bar per label.
 """
 
+import io
 import math
 import pathlib
 import warnings
@@ -38,17 +39,36 @@ __all__ = [
 ]
 
 
+def _write(fig, path, **savefig_kwargs) -> pathlib.Path:
+    """Save ``fig`` to ``path`` atomically and close it.
+
+    The figure is drawn in memory and written with ``checkpoint._write_atomically``
+    (a temporary file beside ``path``, then a rename): a save that fails or is
+    interrupted leaves the previous file whole (``jaxnn train`` rewrites its
+    training.png). The format is matplotlib's choice for ``path``: its suffix, else
+    ``savefig.format`` (PNG).
+    """
+    from jaxnn.checkpoint import _write_atomically
+
+    path = pathlib.Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        fmt = path.suffix[1:] or fig.canvas.get_default_filetype()
+        fig.savefig(buffer, format=fmt, **savefig_kwargs)
+        _write_atomically(path, buffer.getvalue())
+    finally:
+        plt.close(fig)
+    return path
+
+
 def _save(fig, path, *, tight: bool = True) -> pathlib.Path:
     """Save as PNG; ``tight=False`` keeps the figure's own spacing (a fixed grid)."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if tight:
         with warnings.catch_warnings():  # a crowded figure keeps its default layout
             warnings.simplefilter("ignore", UserWarning)
             fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _write(fig, path, dpi=110)
 
 
 def _array(values) -> np.ndarray:
@@ -492,8 +512,4 @@ def ratio_heatmap(
         fig.colorbar(image, ax=list(axes[0]), label=cbar_label, shrink=0.8)
     if title:
         fig.suptitle(title)
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _write(fig, path, dpi=110, bbox_inches="tight")

@@ -69,6 +69,55 @@ def test_check_exits_1_on_a_wrong_backward(monkeypatch, capsys):
     assert "FAIL" in capsys.readouterr().out
 
 
+@pytest.fixture
+def without_optax(monkeypatch):
+    """``import optax`` raises ImportError, as when it is not installed."""
+    monkeypatch.setitem(__import__("sys").modules, "optax", None)
+
+
+def test_check_without_optax_shows_skipped_rows_not_passes(
+    monkeypatch, without_optax, tmp_path, capsys
+):
+    """The optimizer rows read "pass (skipped: ...)" and counted as passed; they are
+    skipped now: neither passed nor failed, and the exit code stays 0."""
+    monkeypatch.setenv("COLUMNS", "200")  # rich would shorten the note with "…"
+    monkeypatch.setattr(_selfcheck, "_layer_cases", _few_layers)
+    monkeypatch.setattr(_selfcheck, "MODEL_CASES", ())
+    monkeypatch.setattr(_selfcheck.losses, "NAMES", ())
+    out = tmp_path / "check.json"
+    assert cli.main(["check", "--dtype", "both", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    (line,) = [t for t in text.splitlines() if "optimizer" in t and "float64" in t]
+    assert "skipped (compare_with_optax needs optax: pip install optax)" in line
+    assert "pass" not in line, line
+    assert "6 passed, 0 failed, 2 skipped" in text, text
+    rows = json.loads(out.read_text())["rows"]
+    skipped = [r for r in rows if r["category"] == "optimizer"]
+    assert [r["dtype"] for r in skipped] == ["float32", "float64"]
+    for r in skipped:
+        assert r["status"] == "skipped" and r["skipped"] is True, r
+        assert r["passed"] is False, r  # a consumer reading "passed" sees no pass
+    others = [r for r in rows if r["category"] != "optimizer"]
+    assert len(others) == 6
+    assert all(r["status"] == "passed" and r["passed"] for r in others)
+    assert not any(r["skipped"] for r in others)
+
+
+def test_check_with_a_failure_and_a_skip_exits_1_and_counts_both(monkeypatch, capsys):
+    """A skipped row does not hide a failure, nor count as one."""
+    Row = _selfcheck.Row
+    rows = [
+        Row("loss", "mse", "float32", 0.0, None, True),
+        Row("loss", "bad", "float32", 0.5, None, False),
+        Row("optimizer", "(all)", "float32", None, None, False, "no optax", True),
+    ]
+    monkeypatch.setattr(_selfcheck, "run", lambda *a, **k: iter(rows))
+    assert cli.main(["check", "--dtype", "float32"]) == 1
+    text = capsys.readouterr().out
+    assert "1 passed, 1 failed, 1 skipped" in text, text
+    assert [r.status for r in rows] == ["passed", "failed", "skipped"]
+
+
 def _row(manual_value, manual_grad):
     """The row of a float32 comparison whose autodiff side is ``(Σ p², 2p)``."""
 

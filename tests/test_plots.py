@@ -1,5 +1,7 @@
 """Every figure function writes a valid, non-empty PNG, non-finite inputs included."""
 
+import pathlib
+
 import matplotlib.image
 import numpy as np
 import pytest
@@ -187,3 +189,66 @@ def test_optimizer_trajectories_loss_that_overflows_still_gets_contours(
     assert levels.shape == (5,) and np.isfinite(levels).all(), levels
     assert levels[0] == pytest.approx(0.1, rel=1e-3)
     assert levels[-1] == pytest.approx(2.1, rel=1e-3)  # the corner (-1, ±1)
+
+
+def _bars(path):
+    return plots.bars({"a": 1.0, "b": 2.0}, path)
+
+
+def _heatmap(path):  # the one figure saved with bbox_inches="tight"
+    return plots.ratio_heatmap({"p": np.ones((2, 2))}, ["r1", "r2"], ["c1", "c2"], path)
+
+
+@pytest.mark.parametrize("draw", [_bars, _heatmap], ids=["_save", "ratio_heatmap"])
+@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
+def test_a_failed_save_leaves_the_previous_file_whole(
+    tmp_path, monkeypatch, draw, error
+):
+    """savefig wrote straight onto the target: a save that failed or was interrupted
+    midway left a truncated PNG where a good one was (training.png is rewritten)."""
+    import matplotlib.figure
+
+    path = tmp_path / "fig.png"
+    assert draw(path) == path
+    before = path.read_bytes()
+    assert_png(path, min_side=50)
+    savefig = matplotlib.figure.Figure.savefig
+
+    def half_then_fail(self, fname, **kwargs):
+        """Write the first half of the real PNG, then fail."""
+        import io
+
+        buffer = io.BytesIO()
+        savefig(self, buffer, **{**kwargs, "format": "png"})
+        data = buffer.getvalue()[:1000]
+        if hasattr(fname, "write"):
+            fname.write(data)
+            fname.flush()
+        else:
+            pathlib.Path(fname).write_bytes(data)
+        raise error
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", half_then_fail)
+    with pytest.raises(type(error)):
+        draw(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]  # no temporary file
+
+
+def test_saved_file_is_the_returned_path_with_the_usual_mode(tmp_path):
+    """Written through a temporary file: same name, format and mode (0o666 less the
+    umask, as open gives; mkstemp would give 0o600). Without a suffix, matplotlib
+    wrote ``name.png`` while the function returned ``name``."""
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("a.png", "noext"):
+        path = _bars(tmp_path / "sub" / name)
+        assert path == tmp_path / "sub" / name
+        assert_png(path, min_side=50)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["a.png", "noext"]
+    svg = _bars(tmp_path / "b.svg")
+    assert svg.read_bytes().lstrip().startswith((b"<?xml", b"<svg"))

@@ -1,0 +1,129 @@
+"""`jaxnn train|diagnose` option parsing: help text, non-finite numbers, empty paths.
+
+None of these runs a training: bad values stop at argument parsing (exit 2).
+"""
+
+import pytest
+
+from jaxnn import cli
+
+
+def _train_parser():
+    return cli.build_parser()._subparsers._group_actions[0].choices["train"]
+
+
+def test_momentum_help_states_its_default_and_what_it_means_for_sgd(
+    monkeypatch, capsys
+):
+    """The help said only "β of sgd/momentum": not that ``--optimizer sgd`` gets the
+    shared default 0.9, nor that 0 gives plain SGD."""
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default 0.9" in text, text
+    assert "so --optimizer sgd has momentum 0.9 unless --momentum 0" in text, text
+    assert "0 gives plain SGD" in text, text
+
+
+def test_sgd_momentum_behaviour_is_unchanged():
+    """sgd uses --momentum (default 0.9) as heavy-ball momentum; 0 is plain SGD."""
+    import jax.numpy as jnp
+
+    from jaxnn import optim
+
+    def run(tx):
+        params = {"w": jnp.array([1.0, -2.0])}
+        state = tx.init(params)
+        for g in ([1.0, 1.0], [0.5, -1.0], [2.0, 0.0]):
+            updates, state = tx.update({"w": jnp.array(g)}, state, params)
+            params = optim.apply_updates(params, updates)
+        return params["w"]
+
+    parser = cli.build_parser()
+    for argv, expected in [
+        ([], optim.sgd(0.1, momentum=0.9)),
+        (["--momentum", "0.5"], optim.sgd(0.1, momentum=0.5)),
+        (["--momentum", "0"], optim.sgd(0.1)),
+    ]:
+        args = parser.parse_args(["train", "--optimizer", "sgd", "--lr", "0.1", *argv])
+        assert (args.momentum == 0.9) == (argv == [])
+        got = run(cli.build_optimizer(args, steps_per_epoch=10))
+        assert jnp.array_equal(got, run(expected)), (argv, got)
+    assert not jnp.array_equal(run(optim.sgd(0.1, momentum=0.9)), run(optim.sgd(0.1)))
+
+
+FLOAT_OPTIONS = (
+    "--clip",
+    "--lr",
+    "--momentum",
+    "--decay",
+    "--b1",
+    "--b2",
+    "--eps",
+    "--weight-decay",
+    "--dropout",
+)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999"])
+@pytest.mark.parametrize("flag", FLOAT_OPTIONS)
+def test_train_non_finite_float_options_exit_2_naming_option_and_value(
+    monkeypatch, tmp_path, flag, value, capsys
+):
+    """``--clip inf`` clipped nothing and ``--lr inf`` passed the parser; a NaN or
+    infinite optimizer setting was only caught (if that optimizer was chosen) after
+    the data was loaded, under its Python name. All stop at parsing now."""
+    from jaxnn import data, train
+
+    monkeypatch.setattr(data, "load", lambda *a, **k: pytest.fail("data was loaded"))
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("fit was called"))
+    argv = ["train", "--data", "xor", "--out", str(tmp_path), f"{flag}={value}"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: expected a finite number; got {value}" in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_finite_values_still_parse_and_old_messages_are_kept(capsys):
+    parser = _train_parser()
+    args = parser.parse_args(
+        ["--clip", "1e300", "--lr", "0.5", "--momentum", "0", "--weight-decay", "0"]
+    )
+    assert (args.clip, args.lr, args.momentum, args.weight_decay) == (1e300, 0.5, 0, 0)
+    assert parser.parse_args([]).clip is None
+    for argv, reason in [
+        (["--lr", "-1"], "argument --lr: expected a value > 0; got -1"),
+        (["--clip", "0"], "argument --clip: expected a value > 0; got 0"),
+        (["--clip", "x"], "argument --clip: expected a float; got 'x'"),
+        (["--b1", "x"], "argument --b1: expected a float; got 'x'"),
+        (["--batch-size", "inf"], "argument --batch-size: expected a int; got 'inf'"),
+    ]:
+        assert cli.main(["train", *argv]) == 2
+        assert reason in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [("train", "--out"), ("train", "--checkpoint-dir"), ("diagnose", "--out")],
+)
+def test_empty_output_paths_exit_2_naming_the_option(
+    monkeypatch, tmp_path, command, flag, capsys
+):
+    """``--out ''`` was taken as the current directory: ``train`` wrote metrics.json
+    and training.png there, ``diagnose`` its report and figures."""
+    from jaxnn import _study, train
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("fit was called"))
+    monkeypatch.setattr(_study, "command", lambda **k: pytest.fail("study was run"))
+    argv = [command, flag, ""]
+    if command == "train":
+        argv += ["--data", "xor", "--hidden", "4", "--epochs", "0"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: expected a path; got ''" in err, err
+    assert len(err.splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
