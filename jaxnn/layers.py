@@ -14,6 +14,9 @@ respect to ``(params, x)``: for every layer here, and for any layer a user write
 ``backward(cache, dy)`` must equal ``jax.vjp(lambda p, x: forward(p, state, x)[0],
 params, x)[1](dy)`` — same tree structure, shapes, dtypes and values.
 ``jaxnn.gradcheck.check_layer`` verifies exactly that, plus finite differences.
+As with ``jax.vjp``, ``dy`` must have the shape and dtype of ``y``: the layers here
+refuse any other ``dy`` (a ``ValueError`` for the shape, a ``TypeError`` for the
+dtype) rather than broadcast or promote it.
 
 Backward passes reuse what the forward pass cached (dynamic programming), so one
 backward pass costs about as much as one forward pass: O(parameters) per example.
@@ -107,6 +110,22 @@ def _check_params(layer: str, x: Array, vectors: dict, width: int, dtype) -> Non
             )
 
 
+def _check_dy(layer: str, dy: Array, shape: tuple, dtype) -> None:
+    """``dy`` of the layer output's shape and dtype, as ``jax.vjp`` requires of a
+    cotangent: a broadcastable ``dy`` would otherwise be broadcast silently, and
+    another dtype would promote (or round) the gradients. Checked at trace time."""
+    if tuple(jnp.shape(dy)) != tuple(shape):
+        raise ValueError(
+            f"{layer}: backward's dy must have the layer output's shape "
+            f"{tuple(shape)}; got dy.shape={tuple(jnp.shape(dy))}."
+        )
+    if jnp.result_type(dy) != dtype:
+        raise TypeError(
+            f"{layer}: backward's dy must have the layer output's dtype "
+            f"{jnp.dtype(dtype).name}; got dy.dtype={jnp.result_type(dy).name}."
+        )
+
+
 def _batch_axes(x: Array) -> tuple[int, ...]:
     """All axes but the last (feature) one: the axes that parameters are shared over."""
     return tuple(range(x.ndim - 1))
@@ -176,6 +195,8 @@ def dense(features: int, initializer=None, use_bias: bool = True) -> Layer:
         return y, state, DenseCache(x, params.w)
 
     def backward(cache: DenseCache, dy: Array):
+        out_shape = (*cache.x.shape[:-1], cache.w.shape[1])
+        _check_dy("dense", dy, out_shape, cache.x.dtype)
         x2 = cache.x.reshape(-1, cache.x.shape[-1])  # (N, in), N = all batch axes
         dy2 = dy.reshape(-1, dy.shape[-1])  # (N, out)
         dw = x2.T @ dy2
@@ -215,6 +236,7 @@ def activation(name_or_activation, **hparams) -> Layer:
         return y, state, ActivationCache(x, y)
 
     def backward(cache: ActivationCache, dy):
+        _check_dy(f"activation {act.name!r}", dy, cache.y.shape, cache.y.dtype)
         return (), act.backward(cache.z, cache.y, dy)
 
     return Layer(init, forward, backward)
@@ -265,6 +287,7 @@ def prelu(init_alpha: float = 0.25) -> Layer:
         return y, state, PReLUCache(x, params.alpha)
 
     def backward(cache: PReLUCache, dy):
+        _check_dy("prelu", dy, cache.x.shape, cache.x.dtype)
         positive = cache.x >= 0
         dx = jnp.where(positive, dy, cache.alpha * dy)
         dalpha = sum_in_dtype(jnp.where(positive, 0, dy * cache.x), _batch_axes(dy))
@@ -378,6 +401,7 @@ def batch_norm(
         return y, new_state, BatchNormTrainCache(xhat, inv_std, params.gamma)
 
     def backward(cache, dy):
+        _check_dy("batch_norm", dy, cache.xhat.shape, cache.xhat.dtype)
         axes = _batch_axes(dy)
         dgamma = sum_in_dtype(dy * cache.xhat, axes)
         dbeta = sum_in_dtype(dy, axes)
@@ -437,7 +461,10 @@ def dropout(rate: float) -> Layer:
         return x * mask, state, DropoutCache(mask)
 
     def backward(cache: DropoutCache, dy):
-        return (), dy if cache.mask is None else dy * cache.mask
+        if cache.mask is None:  # the identity: the next layer down checks dy
+            return (), dy
+        _check_dy("dropout", dy, cache.mask.shape, cache.mask.dtype)
+        return (), dy * cache.mask
 
     return Layer(init, forward, backward)
 

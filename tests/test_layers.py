@@ -451,3 +451,31 @@ def test_init_refuses_an_input_shape_without_a_width(name):
         r"input_shape=\(\)",
     ):
         LAYERS[name]().init(jax.random.key(0), ())
+
+
+DY_CASES = [
+    "dense",
+    "prelu",
+    "batch_norm",
+    "dropout",
+    "serial",
+    "residual",
+    "activation_relu",
+    "activation_softmax",
+]
+
+
+@pytest.mark.parametrize("name", DY_CASES)
+def test_backward_refuses_a_dy_of_another_shape_or_dtype(name):
+    """``dy`` must be shaped and typed like the layer's output, as ``jax.vjp``
+    requires of a cotangent: a broadcastable ``(1, d)`` dy was broadcast over the
+    batch, and a float16 dy promoted nothing but silently changed the gradients."""
+    layer = LAYERS[name]()
+    x = jax.random.normal(jax.random.key(0), (6, 5), jnp.float32)
+    _, params, state = layer.init(jax.random.key(1), (5,))
+    y, _, cache = layer.forward(params, state, x, train=True, key=jax.random.key(2))
+    layer.backward(cache, jnp.ones_like(y))  # the right dy is accepted
+    with pytest.raises(ValueError, match=r"dy must have the layer output's shape"):
+        layer.backward(cache, jnp.ones((1, y.shape[-1]), y.dtype))
+    with pytest.raises(TypeError, match=r"dy must have the layer output's dtype"):
+        layer.backward(cache, jnp.ones(y.shape, jnp.float16))
