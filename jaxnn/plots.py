@@ -106,18 +106,36 @@ def training_curves(history: list[dict], path, title: str = "training") -> pathl
 # ### lines ##########################################################################
 
 
+def _xy(label, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of one line as float arrays of the same shape (ValueError naming
+    the line otherwise: matplotlib's message names neither the line nor the fix)."""
+    x, y = _array(x), _array(y)
+    if x.shape != y.shape:
+        raise ValueError(
+            f"line {label!r}: x and y must have the same shape (one y per x); got "
+            f"x.shape={x.shape} and y.shape={y.shape}."
+        )
+    return x, y
+
+
 def _draw_lines(ax, series, *, xlabel, ylabel, title, logx, logy, reference=None):
-    """Draw ``label -> (x, y)`` lines into ``ax``."""
+    """Draw ``label -> (x, y)`` lines into ``ax`` (its figure is closed on bad input)."""
+    try:
+        lines = [(label, *_xy(label, x, y)) for label, (x, y) in series.items()]
+        if reference is not None:
+            ref_label, (ref_x, ref_y) = reference
+            ref_x, ref_y = _xy(ref_label, ref_x, ref_y)
+    except ValueError:
+        plt.close(ax.figure)
+        raise
     drawable = False
-    for label, (x, y) in series.items():
-        y = _array(y)
+    for label, x, y in lines:
         if logy:  # non-positive and non-finite values cannot be drawn on a log axis
             y = np.where(np.isfinite(y) & (y > 0), y, np.nan)
         drawable = drawable or bool(np.any(np.isfinite(y)))
-        ax.plot(_array(x), y, marker="o", markersize=3, label=label)
+        ax.plot(x, y, marker="o", markersize=3, label=label)
     if reference is not None:
-        ref_label, (x, y) = reference
-        ax.plot(_array(x), _array(y), "k--", linewidth=1, label=ref_label)
+        ax.plot(ref_x, ref_y, "k--", linewidth=1, label=ref_label)
         drawable = True
     if logx:
         ax.set_xscale("log")

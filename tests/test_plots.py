@@ -252,3 +252,22 @@ def test_saved_file_is_the_returned_path_with_the_usual_mode(tmp_path):
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["a.png", "noext"]
     svg = _bars(tmp_path / "b.svg")
     assert svg.read_bytes().lstrip().startswith((b"<?xml", b"<svg"))
+
+
+def test_lines_of_mismatched_lengths_are_refused_naming_the_line(tmp_path):
+    """matplotlib's own error names neither the line nor the fix, and left the figure
+    open; the curve functions name the line and close the figure."""
+    import matplotlib.pyplot as plt
+
+    open_before = plt.get_fignums()
+    bad = {"ok": ([1, 2, 3], [1, 2, 3]), "short y": ([1, 2, 3], [1, 2])}
+    with pytest.raises(ValueError, match=r"line 'short y': x and y must have"):
+        plots.curves(bad, tmp_path / "c.png")
+    with pytest.raises(ValueError, match=r"line 'ref': x and y must have"):
+        plots.curve_grid(
+            {"p": {"ok": ([1, 2], [3, 4])}},
+            tmp_path / "g.png",
+            reference=("ref", ([1, 2], [1])),
+        )
+    assert plt.get_fignums() == open_before
+    assert not list(tmp_path.iterdir())
