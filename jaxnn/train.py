@@ -290,8 +290,10 @@ def metrics_for(task: str, logits: Array, y: Array) -> dict[str, Any]:
 
     ``binary``: accuracy of ``logit > 0``; ``multiclass``: accuracy of the argmax;
     ``multilabel``: accuracy of each label and their mean; ``regression``:
-    ``R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)²``. ``y`` has the shape of ``logits``, without
-    its class axis for ``multiclass``.
+    ``R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)²`` (sums over examples and outputs, ``ȳ`` per
+    output), undefined for constant targets: ``-inf``, or NaN if also ``ŷ = y``
+    (scikit-learn's ``r2_score`` reports 0.0 and 1.0 there by convention). ``y`` has
+    the shape of ``logits``, without its class axis for ``multiclass``.
 
     Raises:
       ValueError: an unknown task, or ``y`` of another shape (which would broadcast
