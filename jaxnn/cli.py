@@ -219,7 +219,9 @@ def _run_steps(args, steps_per_epoch: int) -> int:
 def _run_config(args, steps_per_epoch: int) -> dict:
     """What a resumed run must share with its checkpoint (``train.fit``'s config):
     every option but ``RESUMABLE``, and the length of a run-long schedule."""
-    config = {k: v for k, v in vars(args).items() if k not in (*RESUMABLE, "func")}
+    config = {
+        k: v for k, v in vars(args).items() if k not in (*RESUMABLE, "func", "given")
+    }
     if args.schedule in RUN_LONG_SCHEDULES:
         config["schedule_steps"] = _run_steps(args, steps_per_epoch)
     return config
@@ -243,6 +245,36 @@ def _learning_rate(args, steps_per_epoch: int):
     return optim.warmup_cosine_decay_schedule(
         0.0, args.lr, warmup_steps=warmup, decay_steps=total, end_value=args.lr * 0.01
     )
+
+
+# The optimizer settings and the optimizers that use them; any other ignores them.
+OPTIMIZER_OPTIONS = {
+    "momentum": ("sgd", "momentum"),
+    "decay": ("rmsprop",),
+    "b1": ("adam", "adamw"),
+    "b2": ("adam", "adamw"),
+    "eps": ("rmsprop", "adam", "adamw"),
+    "weight_decay": ("adamw",),
+}
+
+
+class _Given(argparse.Action):
+    """Store the value and record the option as given on the command line
+    (``args.given``), so that a setting the chosen optimizer ignores can be named."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = (*getattr(namespace, "given", ()), self.dest)
+
+
+def ignored_options(args) -> list[str]:
+    """The optimizer options given on the command line that ``--optimizer`` ignores,
+    each with the optimizers that use it (e.g. ``--momentum`` with adam)."""
+    return [
+        f"--{dest.replace('_', '-')} (used by {', '.join(OPTIMIZER_OPTIONS[dest])})"
+        for dest in dict.fromkeys(getattr(args, "given", ()))
+        if args.optimizer not in OPTIMIZER_OPTIONS[dest]
+    ]
 
 
 def build_optimizer(args, steps_per_epoch: int):
@@ -290,6 +322,12 @@ def cmd_train(args) -> int:
     from jaxnn import parallel as par
 
     console = Console()
+    for option in ignored_options(args):  # a warning: a sweep may pass them all
+        print(
+            f"jaxnn: warning: {option} does not apply to --optimizer "
+            f"{args.optimizer}; ignored",
+            file=sys.stderr,
+        )
     dtype = jnp.dtype(args.dtype)
     dataset = data.load(args.data, seed=args.seed, dtype=dtype)
     n_train = dataset.x_train.shape[0]
@@ -325,7 +363,7 @@ def cmd_train(args) -> int:
     )
     steps_per_epoch = n_train // args.batch_size
     optimizer = build_optimizer(args, steps_per_epoch)
-    config = {k: v for k, v in vars(args).items() if k != "func"}
+    config = {k: v for k, v in vars(args).items() if k not in ("func", "given")}
     console.print(
         f"[bold]jaxnn train[/bold] {args.data} ({dataset.task}, {n_train} train / "
         f"{dataset.x_test.shape[0]} test), hidden {args.hidden}, {args.optimizer} lr "
@@ -497,15 +535,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--momentum",
         type=_finite_float,
         default=0.9,
+        action=_Given,
         help="β of sgd (heavy-ball momentum; 0 gives plain SGD) and of momentum "
         "(EMA of the gradients); default %(default)s, so --optimizer sgd has "
         "momentum %(default)s unless --momentum 0",
     )
-    tr.add_argument("--decay", type=_finite_float, default=0.9, help="β of rmsprop")
-    tr.add_argument("--b1", type=_finite_float, default=0.9)
-    tr.add_argument("--b2", type=_finite_float, default=0.999)
-    tr.add_argument("--eps", type=_finite_float, default=1e-8)
-    tr.add_argument("--weight-decay", type=_finite_float, default=1e-4)
+    tr.add_argument(
+        "--decay", type=_finite_float, default=0.9, action=_Given, help="β of rmsprop"
+    )
+    tr.add_argument("--b1", type=_finite_float, default=0.9, action=_Given)
+    tr.add_argument("--b2", type=_finite_float, default=0.999, action=_Given)
+    tr.add_argument("--eps", type=_finite_float, default=1e-8, action=_Given)
+    tr.add_argument("--weight-decay", type=_finite_float, default=1e-4, action=_Given)
     tr.add_argument("--schedule", default="constant", choices=SCHEDULES)
     tr.add_argument(
         "--clip", type=_positive(float), default=None, help="clip by global norm"
@@ -519,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true")
     tr.add_argument("--out", type=_path, default="runs/train")
     tr.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    tr.set_defaults(func=cmd_train)
+    tr.set_defaults(func=cmd_train, given=())
 
     dg = sub.add_parser(
         "diagnose",

@@ -127,3 +127,44 @@ def test_empty_output_paths_exit_2_naming_the_option(
     assert f"argument {flag}: expected a path; got ''" in err, err
     assert len(err.splitlines()) == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_optimizer_options_the_chosen_optimizer_ignores_are_named(monkeypatch, capsys):
+    """``--optimizer adam --momentum 0.5`` trained adam as if --momentum were absent,
+    without a word. Such options are now named in a warning (not an error: a sweep
+    over optimizers may pass every setting), and the resume config is unchanged."""
+    from jaxnn import data
+
+    parser = cli.build_parser()
+
+    def parse(*argv):
+        return parser.parse_args(["train", *argv])
+
+    args = parse("--optimizer", "adam", "--momentum", "0.5", "--b1", "0.8")
+    assert cli.ignored_options(args) == ["--momentum (used by sgd, momentum)"]
+    args = parse(
+        "--optimizer", "rmsprop", "--b1", "0.8", "--weight-decay", "0", "--eps", "1e-7"
+    )
+    assert cli.ignored_options(args) == [
+        "--b1 (used by adam, adamw)",
+        "--weight-decay (used by adamw)",
+    ]
+    assert cli.ignored_options(parse("--optimizer", "sgd", "--momentum", "0")) == []
+    assert cli.ignored_options(parse()) == []  # defaults are never "given"
+    # The run config (what a resume must match) is what it was: no record of "given".
+    given = cli._run_config(parse("--optimizer", "adam", "--b2", "0.99"), 10)
+    assert "given" not in given and given["b2"] == 0.99
+    assert given.keys() == cli._run_config(parse(), 10).keys()
+
+    def stop(*a, **k):
+        raise ValueError("stopped before loading data")
+
+    monkeypatch.setattr(data, "load", stop)
+    assert cli.main(["train", "--optimizer", "adam", "--momentum", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "jaxnn: warning: --momentum (used by sgd, momentum) does not apply to "
+        "--optimizer adam; ignored" in err
+    ), err
+    assert cli.main(["train", "--optimizer", "momentum", "--momentum", "0.5"]) == 2
+    assert "warning" not in capsys.readouterr().err
