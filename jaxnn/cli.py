@@ -216,12 +216,16 @@ def _run_steps(args, steps_per_epoch: int) -> int:
     return max(1, args.epochs * steps_per_epoch)
 
 
+def _options(args) -> dict:
+    """The parsed options as plain data: without the command's function and the
+    record of which options were given (``_Given``)."""
+    return {k: v for k, v in vars(args).items() if k not in ("func", "given")}
+
+
 def _run_config(args, steps_per_epoch: int) -> dict:
     """What a resumed run must share with its checkpoint (``train.fit``'s config):
     every option but ``RESUMABLE``, and the length of a run-long schedule."""
-    config = {
-        k: v for k, v in vars(args).items() if k not in (*RESUMABLE, "func", "given")
-    }
+    config = {k: v for k, v in _options(args).items() if k not in RESUMABLE}
     if args.schedule in RUN_LONG_SCHEDULES:
         config["schedule_steps"] = _run_steps(args, steps_per_epoch)
     return config
@@ -363,7 +367,7 @@ def cmd_train(args) -> int:
     )
     steps_per_epoch = n_train // args.batch_size
     optimizer = build_optimizer(args, steps_per_epoch)
-    config = {k: v for k, v in vars(args).items() if k not in ("func", "given")}
+    config = _options(args)
     console.print(
         f"[bold]jaxnn train[/bold] {args.data} ({dataset.task}, {n_train} train / "
         f"{dataset.x_test.shape[0]} test), hidden {args.hidden}, {args.optimizer} lr "

@@ -156,20 +156,14 @@ def _stack(values: list[Array]) -> Array:
     return jnp.stack(values) if values else jnp.zeros((0,), jnp.float32)
 
 
-def _stat_dtype(x: Array):
-    """The dtype a statistic of ``x`` is computed and returned in: float32 for a
-    float narrower than 32 bits (bfloat16, float16: ~3 significant digits, and a
-    float16 sum of squares overflows above 65504), else ``x``'s own dtype."""
-    if jnp.issubdtype(x.dtype, jnp.floating) and jnp.finfo(x.dtype).bits < 32:
-        return jnp.dtype(jnp.float32)
-    return x.dtype
-
-
 def _widen(x: Array) -> Array:
-    """``x`` in ``_stat_dtype(x)``: float32 and float64 arrays come back unchanged
-    (not even a no-op cast), so their statistics are computed exactly as before."""
-    dtype = _stat_dtype(x)
-    return x if x.dtype == dtype else x.astype(dtype)
+    """``x`` in the dtype its statistics are computed and returned in: float32 for a
+    float narrower than 32 bits (bfloat16, float16: ~3 significant digits, and a
+    float16 sum of squares overflows above 65504); any other array comes back
+    unchanged (not even a no-op cast), so its statistics are computed as before."""
+    if jnp.issubdtype(x.dtype, jnp.floating) and jnp.finfo(x.dtype).bits < 32:
+        return x.astype(jnp.float32)
+    return x
 
 
 # ### gradients and updates ##########################################################

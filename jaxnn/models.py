@@ -1,6 +1,5 @@
 """Ready networks built from ``jaxnn.layers``: ``mlp`` and the module's two-layer net."""
 
-import numbers
 from collections.abc import Sequence
 
 from jaxnn import activations as _activations
@@ -65,12 +64,8 @@ def mlp(
         _activations.get(output)
     if initializer is None:
         initializer = _initializers.default_for(activation)
-    if not isinstance(dropout, numbers.Real):
-        # ``0.0 <= "0.2"`` would raise a TypeError that names neither.
-        raise TypeError(
-            f"dropout must be a real number in [0, 1); got dropout={dropout!r}."
-        )
-    if not 0.0 <= dropout < 1.0:
+    # ``0.0 <= "0.2"`` would raise a TypeError that names neither; a bool is refused.
+    if not 0.0 <= L._real("dropout", dropout) < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got dropout={dropout!r}.")
 
     blocks = []

@@ -350,10 +350,11 @@ def test_mlp_rejects_bad_configuration():
         models.mlp([3], dropout=1.0)
 
 
-@pytest.mark.parametrize("bad", ["0.2", None, [0.2]])
+@pytest.mark.parametrize("bad", ["0.2", None, [0.2], False])
 def test_mlp_dropout_that_is_not_a_number_is_named(bad):
     """``0.0 <= "0.2"`` used to raise a TypeError naming neither the argument nor
-    its value."""
+    its value; a bool (``dropout=False`` was taken as 0) is refused like the layers'
+    hyperparameters."""
     with pytest.raises(TypeError) as info:
         models.mlp([4, 3], dropout=bad)
     assert_names_argument(str(info.value), "dropout", repr(bad), "real number")

@@ -168,3 +168,35 @@ def test_optimizer_options_the_chosen_optimizer_ignores_are_named(monkeypatch, c
     ), err
     assert cli.main(["train", "--optimizer", "momentum", "--momentum", "0.5"]) == 2
     assert "warning" not in capsys.readouterr().err
+
+
+def test_the_table_of_optimizer_options_matches_what_build_optimizer_uses():
+    """``OPTIMIZER_OPTIONS`` (which warnings name) must say exactly which settings
+    each optimizer's update depends on: change each setting and step every optimizer."""
+    import jax.numpy as jnp
+
+    parser = cli.build_parser()
+    changed = {"momentum": "0.5", "decay": "0.5", "b1": "0.5", "b2": "0.5",
+               "eps": "0.5", "weight_decay": "0.5"}  # fmt: skip
+    assert changed.keys() == cli.OPTIMIZER_OPTIONS.keys()
+
+    def step(*argv):
+        args = parser.parse_args(["train", "--lr", "0.1", *argv])
+        tx = cli.build_optimizer(args, steps_per_epoch=10)
+        params = {"w": jnp.array([1.0, -2.0, 0.5])}
+        state = tx.init(params)
+        for g in ([1.0, 1.0, -1.0], [0.5, -1.0, 2.0]):
+            updates, state = tx.update({"w": jnp.array(g)}, state, params)
+        return updates["w"]
+
+    for optimizer in cli.OPTIMIZERS:
+        base = step("--optimizer", optimizer)
+        for dest, value in changed.items():
+            flag = f"--{dest.replace('_', '-')}"
+            moved = not jnp.array_equal(
+                base, step("--optimizer", optimizer, flag, value)
+            )
+            assert moved == (optimizer in cli.OPTIMIZER_OPTIONS[dest]), (
+                optimizer,
+                flag,
+            )

@@ -12,7 +12,6 @@ the argument, its value and the valid range.
 """
 
 import jax.numpy as jnp
-import numpy as np
 
 from jaxnn._typing import Schedule
 from jaxnn.optim import _validate
@@ -76,9 +75,7 @@ def exponential_decay(
     _validate.non_negative("transition_begin", transition_begin)
     _validate.reachable_step("transition_begin", transition_begin)
     transition_steps = _validate.beyond_int32_as_float(transition_steps)
-    if not isinstance(staircase, bool | np.bool_):
-        # A truthy string such as "False" would otherwise silently mean True.
-        raise ValueError(f"staircase must be a bool; got staircase={staircase!r}")
+    _validate.flag("staircase", staircase)  # a truthy "False" would mean True
     if end_value is not None:
         _validate.finite("end_value", end_value)
         _validate.concrete("decay_rate", decay_rate)
