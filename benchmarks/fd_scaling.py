@@ -3,11 +3,22 @@
 ``jaxnn.gradcheck.numerical_grad`` evaluates the loss ``2P`` times, each evaluation
 costing O(P), so O(P²) in all; one backward pass costs about one forward pass, O(P).
 This benchmark times both (float64, jitted, compile excluded) on
-``mlp([h, 1])`` with tanh, MSE, ``IN_FEATURES`` inputs and a batch of ``BATCH``, for
-``h`` giving P from about 10² to 10⁴·⁵, and fits ``t ∝ P^k`` on log-log axes.
-At small P both are dominated by fixed per-call and per-evaluation overheads, which
-pulls the fitted exponents down; the fit over the upper half of the sizes is reported
-too.
+``mlp([h, 1])`` with tanh, MSE, ``IN_FEATURES`` inputs and a data batch of ``BATCH``
+examples on CPU or ``ACCELERATOR_BATCH`` on an accelerator, for ``h`` giving P from
+about 10² to 10⁴·⁵, and fits ``t ∝ P^k`` on log-log axes. At small P both are
+dominated by fixed per-call and per-evaluation overheads, which pulls the fitted
+exponents down; the fit over the upper half of the sizes is reported too.
+
+Why the batch differs by backend: an accelerator runs all the evaluations of one
+step at once, so until the work of the 2P evaluations exceeds one step's latency
+(~0.1–0.2 ms), the time does not grow with P. With 32 examples that held up to
+P ≈ 3 000 on an H200 (0.12–0.17 ms from P = 109 to 1 009, then slope 1.86; fitted
+exponent 1.04 over the whole range): the fit measured the latency, not the method's
+cost. 4 096 examples give each evaluation 128 times the work; on an H100 the time
+per hidden-unit evaluation is then 6.6–9.3 ps from P = 1 009 to 31 627 (the P² cost,
+slope 1.95), but 35 ps at P = 325 (h = 18: skinny matmuls) and the P = 109 point
+sits at the floor, so the whole-range fit reads 1.64. On the CPU 32 examples already
+follow the work (1.80).
 """
 
 import jax
@@ -19,6 +30,7 @@ from jaxnn import backprop, gradcheck, losses, models
 
 IN_FEATURES = 16
 BATCH = 32
+ACCELERATOR_BATCH = 4096
 FULL_SIZES = (100, 316, 1000, 3162, 10000, 31623)
 QUICK_SIZES = (1000, 3162, 10000)
 
@@ -28,13 +40,18 @@ def hidden_for(num_params: int) -> int:
     return max(1, round((num_params - 1) / (IN_FEATURES + 2)))
 
 
-def _problem(hidden: int, key):
+def examples_for(backend: str) -> int:
+    """The data batch of the benchmark's problem on ``backend``."""
+    return BATCH if backend == "cpu" else ACCELERATOR_BATCH
+
+
+def _problem(hidden: int, examples: int, key):
     model = models.mlp([hidden, 1], activation="tanh")
     k_init, kx, ky = jax.random.split(key, 3)
     _, params, state = model.init(k_init, (IN_FEATURES,))
     params = jax.tree.map(lambda a: a.astype(jnp.float64), params)
-    x = jax.random.normal(kx, (BATCH, IN_FEATURES), jnp.float64)
-    y = jax.random.normal(ky, (BATCH, 1), jnp.float64)
+    x = jax.random.normal(kx, (examples, IN_FEATURES), jnp.float64)
+    y = jax.random.normal(ky, (examples, 1), jnp.float64)
     return model, params, state, x, y
 
 
@@ -48,14 +65,25 @@ def _fit(points, key: str, lower: int = 0) -> dict:
 #: 512 KiB of float64 on CPU (cache-sized), 128 MiB on an accelerator.
 CPU_FD_ELEMENTS = 2**16
 ACCELERATOR_FD_ELEMENTS = 2**24
+#: Elements of the hidden activations of one step's evaluations (examples × h per
+#: perturbed parameter), at most: 16 MiB of float64 on CPU (never reached with
+#: ``BATCH`` examples: 37 parameters per step at the largest P), 512 MiB on an
+#: accelerator (9 parameters per step at P = 31 627 with ``ACCELERATOR_BATCH``).
+CPU_FD_ACTIVATIONS = 2**21
+ACCELERATOR_FD_ACTIVATIONS = 2**26
 
 
-def fd_batch_size(num_params: int, backend: str) -> int:
+def fd_batch_size(num_params: int, backend: str, activations_per_param: int = 0) -> int:
     """``numerical_grad``'s ``batch_size``: as many parameters perturbed per step as
-    keep ``batch × P`` under ``CPU_FD_ELEMENTS`` (CPU) or ``ACCELERATOR_FD_ELEMENTS``,
-    at least 1 and at most P."""
-    budget = CPU_FD_ELEMENTS if backend == "cpu" else ACCELERATOR_FD_ELEMENTS
-    return max(1, min(num_params, budget // num_params))
+    keep ``batch × P`` under ``CPU_FD_ELEMENTS`` (CPU) or ``ACCELERATOR_FD_ELEMENTS``
+    and ``batch × activations_per_param`` under ``CPU_FD_ACTIVATIONS`` or
+    ``ACCELERATOR_FD_ACTIVATIONS``, at least 1 and at most P."""
+    cpu = backend == "cpu"
+    copies = (CPU_FD_ELEMENTS if cpu else ACCELERATOR_FD_ELEMENTS) // num_params
+    activations = (CPU_FD_ACTIVATIONS if cpu else ACCELERATOR_FD_ACTIVATIONS) // max(
+        1, activations_per_param
+    )
+    return max(1, min(num_params, copies, activations))
 
 
 def run(
@@ -75,10 +103,12 @@ def run(
     if not jax.config.read("jax_enable_x64"):
         raise RuntimeError("fd_scaling needs jax_enable_x64 (float64 differences).")
     loss = losses.get("mse")
+    examples = examples_for(backend)
     points = []
     for i, target in enumerate(sizes):
+        hidden = hidden_for(target)
         model, params, state, x, y = _problem(
-            hidden_for(target), jax.random.key(seed + i)
+            hidden, examples, jax.random.key(seed + i)
         )
 
         def f(p, model=model, state=state, x=x, y=y):
@@ -86,7 +116,7 @@ def run(
 
         vg = backprop.value_and_grad(model, loss)
         num_params = int(sum(a.size for a in jax.tree.leaves(params)))
-        batch = fd_batch_size(num_params, backend)
+        batch = fd_batch_size(num_params, backend, examples * hidden)
         fd = jax.jit(
             lambda p, f=f, b=batch: gradcheck.numerical_grad(f, p, batch_size=b)
         )
@@ -104,7 +134,7 @@ def run(
         points.append(
             {
                 "num_params": num_params,
-                "hidden": hidden_for(target),
+                "hidden": hidden,
                 "fd_batch_size": batch,
                 "fd_s": summarize(samples["fd"])._asdict(),
                 "backprop_s": summarize(samples["bp"])._asdict(),
@@ -114,7 +144,8 @@ def run(
         )
     half = min(len(points) // 2, max(len(points) - 2, 0))  # a fit needs 2 points
     return {
-        "network": f"mlp([h, 1]) tanh, MSE, {IN_FEATURES} inputs, batch {BATCH}",
+        "network": f"mlp([h, 1]) tanh, MSE, {IN_FEATURES} inputs, batch {examples}",
+        "examples": examples,
         "dtype": "float64",
         "points": points,
         "fd_fit": _fit(points, "fd_s"),

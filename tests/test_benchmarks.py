@@ -284,6 +284,18 @@ def test_fd_batch_size_is_bounded_per_backend():
     assert fd_scaling.fd_batch_size(100, "gpu") == 100
     big = fd_scaling.fd_batch_size(31623, "gpu")
     assert 1 <= big and big * 31623 <= fd_scaling.ACCELERATOR_FD_ELEMENTS
+    # The hidden activations bound the step too: with 4 096 examples the copies
+    # alone would allow 530 parameters per step at P = 31 627, 61 GB of activations.
+    acts = fd_scaling.examples_for("gpu") * fd_scaling.hidden_for(31623)
+    bounded = fd_scaling.fd_batch_size(31623, "gpu", acts)
+    assert 1 <= bounded < big
+    assert bounded * acts <= fd_scaling.ACCELERATOR_FD_ACTIVATIONS
+    # ...but not on the CPU, whose 32 examples leave the copies' bound in charge.
+    for size in fd_scaling.FULL_SIZES:
+        acts = fd_scaling.examples_for("cpu") * fd_scaling.hidden_for(size)
+        assert fd_scaling.fd_batch_size(size, "cpu", acts) == fd_scaling.fd_batch_size(
+            size, "cpu"
+        )
 
 
 def test_flops_are_counted_before_xla_optimises():
