@@ -34,6 +34,7 @@ import numpy as np
 from benchmarks import _nets, _peers, _report, cells, dispatch, fd_scaling, throughput
 from benchmarks._timing import config_flag, summarize, time_interleaved
 from benchmarks.cells import Cell, Settings
+from jaxnn.checkpoint import _write_atomically
 
 SCHEMA_VERSION = 1
 
@@ -333,13 +334,12 @@ def run(
 
 
 def write_json(path, obj, **dumps_kwargs) -> None:
-    """``obj`` as JSON at ``path``, atomically: a temporary file beside it, then a
-    rename, so a reader or a crash never sees half a file."""
+    """``obj`` as JSON at ``path``, atomically (``checkpoint._write_atomically``: a
+    uniquely named temporary file beside it, then a rename), so a reader, a crash or
+    a second run writing the same file never sees or leaves half a file."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, **dumps_kwargs))
-    os.replace(tmp, path)
+    _write_atomically(path, json.dumps(obj, indent=1, **dumps_kwargs).encode())
 
 
 def _write_partial(results: dict, out) -> None:

@@ -467,3 +467,28 @@ def test_markdown_shows_unreported_temp_bytes_as_missing_not_zero():
     )
     autodiff = cell["variants"]["autodiff"]["analysis"]["temp_bytes"] / 1024
     assert f"| —/{_report._fmt(autodiff, 4)} |" in row
+
+
+def test_write_json_is_atomic_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """A failed write keeps the previous results.json whole and leaves no temporary
+    file; two writes use different temporaries (a fixed name would collide between
+    two runs writing the same file)."""
+    import os
+
+    path = tmp_path / "out" / "results.json"
+    backprop.write_json(path, {"run": 1})
+    names = []
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        names.append(pathlib.Path(src).name)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    for _ in range(2):
+        with pytest.raises(OSError, match="disk full"):
+            backprop.write_json(path, {"run": 2})
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert json.loads(path.read_text()) == {"run": 1}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["results.json"]
+    assert len(set(names)) == 2
