@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.cells import CONTROL, STEP_CONTROL  # noqa: E402
+from benchmarks.cells import CONTROL, STEP_CONTROL, temp_le_count  # noqa: E402
 
 SUMMARY_KEYS = (
     "manual_over_autodiff_median",
@@ -87,8 +87,8 @@ def summarize_run(results: dict) -> dict:
         for part in ("lower", "xla_compile"):
             r = [c["ratios"][f"{part}_manual_over_autodiff"]["median"] for c in cells]
             s[f"{part}_manual_over_autodiff_median"] = float(np.median(r))
-        le = [c["memory"].get("temp_manual_le_autodiff") for c in cells]
-        s["temp_manual_le_autodiff_cells"] = float(np.mean([bool(v) for v in le]))
+        le = temp_le_count(c["memory"] for c in cells)
+        s["temp_manual_le_autodiff_cells"] = le / len(cells)
         for peer in ("numpy", "torch"):
             r = [
                 c["ratios"][f"{peer}_over_manual"]["median"]

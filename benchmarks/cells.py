@@ -289,6 +289,13 @@ def temp_comparison(temp_bytes: dict) -> dict:
     return memory
 
 
+def temp_le_count(memories, key: str = "temp_manual_le_autodiff") -> int:
+    """How many ``temp_comparison`` records have ``key`` true: a cell whose backend
+    reports no size has no comparison and does not count as at or below. The one
+    rule of the timed grid's summary and of ``benchmarks.memory``."""
+    return sum(m.get(key) is True for m in memories)
+
+
 def run_cell(cell: Cell, settings: Settings, *, backend: str, key) -> dict:
     """Measure one cell; returns its JSON record (see ``_record``)."""
     net, model = cell_network(cell)

@@ -95,7 +95,7 @@ def _summary(records: list[dict]) -> dict:
         return [r["label"] for r in records if r["memory"].get(key) is False]
 
     def le(key):
-        return sum(r["memory"].get(key) is True for r in records)
+        return cells.temp_le_count((r["memory"] for r in records), key)
 
     return {
         "cells": len(records),

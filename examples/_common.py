@@ -10,20 +10,24 @@ import argparse
 import pathlib
 from collections.abc import Callable, Sequence
 
+from jaxnn.cli import _in_the_way
+
 OUT = pathlib.Path(__file__).resolve().parent / "out"
 
 
 def out_dir(out) -> pathlib.Path:
     """The folder for PNG files (created): ``out`` or ``examples/out/``.
 
-    Raises ``NotADirectoryError`` naming ``out`` when it is an existing file (or lies
-    under one), before any work is done.
+    Raises ``NotADirectoryError`` naming ``out`` when it is an existing file or a
+    broken symbolic link, or lies under one (``jaxnn.cli._in_the_way``, the check of
+    ``jaxnn train --out``), before any work is done.
     """
     path = OUT if out is None else pathlib.Path(out)
-    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
+    blocker = _in_the_way(path)
+    if blocker is not None:
+        p, kind = blocker
         raise NotADirectoryError(
-            f"cannot write PNG files to {str(path)!r}: {str(blocker)!r} is a file, "
+            f"cannot write PNG files to {str(path)!r}: {str(p)!r} is {kind}, "
             "not a folder"
         )
     path.mkdir(parents=True, exist_ok=True)

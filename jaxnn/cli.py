@@ -20,23 +20,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _check_output_dir(flag: str, path: str) -> None:
-    """``path`` is a directory or can be made one: no file or broken symbolic link at
-    it or above it (``mkdir`` cannot make a directory through a broken link)."""
+def _in_the_way(path) -> tuple[pathlib.Path, str] | None:
+    """What stops ``mkdir`` making ``path`` a directory: ``(p, "a file")`` or
+    ``(p, "a broken symbolic link")`` for the first such ``p`` at ``path`` or above
+    it; ``None`` when the nearest existing ancestor is a directory."""
     path = pathlib.Path(path)
     for p in (path, *path.parents):
         if p.is_symlink() and not p.exists():
-            where = "" if p == path else f": {p}"
-            raise UsageError(
-                f"{flag} {path}{where} is a broken symbolic link; expected a directory"
-            )
+            return p, "a broken symbolic link"
         if p.exists():
-            if not p.is_dir():
-                where = "" if p == path else f": {p}"
-                raise UsageError(
-                    f"{flag} {path}{where} is a file; expected a directory"
-                )
-            return
+            return None if p.is_dir() else (p, "a file")
+    return None
+
+
+def _check_output_dir(flag: str, path: str) -> None:
+    """``path`` is a directory or can be made one (``_in_the_way``): a UsageError
+    naming ``flag`` otherwise."""
+    blocker = _in_the_way(path)
+    if blocker is not None:
+        p, kind = blocker
+        where = "" if p == pathlib.Path(path) else f": {p}"
+        raise UsageError(f"{flag} {path}{where} is {kind}; expected a directory")
 
 
 def _finite_or_none(obj):

@@ -146,6 +146,14 @@ def test_out_dir_refuses_a_file(tmp_path):
         with pytest.raises(NotADirectoryError, match="not_a_folder' is a file"):
             _common.out_dir(out)
     assert _common.out_dir(tmp_path / "new" / "dir").is_dir()
+    link = tmp_path / "dangling"
+    link.symlink_to(tmp_path / "missing")  # mkdir cannot go through it either
+    for out in (link, link / "sub"):
+        with pytest.raises(
+            NotADirectoryError,
+            match="dangling' is a broken symbolic link, not a folder",
+        ):
+            _common.out_dir(out)
 
 
 def test_cli_bad_out_is_a_usage_error(tmp_path):
