@@ -16,9 +16,9 @@ def tree_cast(tree: PyTree, dtype) -> PyTree:
     return jax.tree.map(cast, tree)
 
 
-def tree_zeros_like(tree: PyTree) -> PyTree:
-    """Zeros with the shape and dtype of every leaf."""
-    return jax.tree.map(jnp.zeros_like, tree)
+def tree_zeros_like(tree: PyTree, dtype=None) -> PyTree:
+    """Zeros with the shape of every leaf, and its dtype or ``dtype``."""
+    return jax.tree.map(lambda x: jnp.zeros_like(x, dtype=dtype), tree)
 
 
 def tree_add(a: PyTree, b: PyTree) -> PyTree:

@@ -75,6 +75,21 @@ CASES = {
     "adam_options": same(lambda m: m.adam(0.05, b1=0.5, b2=0.9, eps=1e-3)),
     "adamw_default_decay": same(lambda m: m.adamw(0.01)),
     "adamw_no_decay": same(lambda m: m.adamw(0.01, weight_decay=0.0)),
+    # optax's further Adam options (keyword only in jaxnn); eps_root large enough
+    # to show in float32, a bfloat16 first moment, NAdam.
+    "adam_eps_root": same(lambda m: m.adam(0.01, eps_root=0.01)),
+    "adam_mu_bfloat16": same(lambda m: m.adam(0.01, mu_dtype=jnp.bfloat16)),
+    "nadam": same(lambda m: m.adam(0.01, nesterov=True)),
+    "adamw_all_options": same(
+        lambda m: m.adamw(
+            0.01,
+            b1=0.8,
+            weight_decay=0.1,
+            eps_root=1e-3,
+            mu_dtype="bfloat16",
+            nesterov=True,
+        )
+    ),
     # A schedule as the learning rate.
     "sgd_exponential_decay": same(
         lambda m: m.sgd(
@@ -449,6 +464,12 @@ BAD_CONFIG = [
     (lambda: optim.ema(-0.5), "decay", "-0.5", "[0, 1)"),
     (lambda: optim.scale_by_rms(eps=-1.0), "eps", "-1.0", ">= 0"),
     (lambda: optim.scale_by_adam(b1=2.0), "b1", "2.0", "[0, 1)"),
+    (lambda: optim.adam(eps_root=-1e-8), "eps_root", "-1e-08", ">= 0"),
+    (lambda: optim.adamw(0.1, eps_root=float("nan")), "eps_root", "nan", ">= 0"),
+    (lambda: optim.adam(mu_dtype=jnp.int8), "mu_dtype", "int8", "floating-point"),
+    (lambda: optim.adam(mu_dtype="bool"), "mu_dtype", "'bool'", "floating-point"),
+    (lambda: optim.adamw(0.1, mu_dtype="flaot16"), "mu_dtype", "flaot16", "dtype"),
+    (lambda: optim.adam(nesterov="True"), "nesterov", "'True'", "bool"),
     (lambda: optim.scale_by_schedule(0.1), "step_size_fn", "0.1", "callable"),
     # Strings and NumPy bools are not numbers, though float() and np.ndim take them.
     (lambda: optim.sgd("0.1"), "learning_rate", "'0.1'", "> 0"),
@@ -508,6 +529,54 @@ def test_traced_config_is_not_inspected():
         return tx.update(g, tx.init(g))[0]
 
     np.testing.assert_allclose(first_update(0.5, jnp.array([3.0])), [-0.5], rtol=1e-6)
+
+
+def test_eps_root_keeps_the_update_differentiable_at_a_zero_gradient():
+    """float64: at g = 0 (so v = 0) the update's derivative in g goes through
+    sqrt'(0) = inf: NaN without eps_root, finite and equal to optax's with it."""
+
+    def first_update(lib, g, **kw):
+        tx = lib.adam(0.1, eps=0.0, **kw)
+        return tx.update(g, tx.init(g))[0]
+
+    g = jnp.zeros(3, jnp.float64)
+    for kw in ({}, {"eps_root": 1e-6}):
+        ours = jax.jacobian(functools.partial(first_update, optim, **kw))(g)
+        theirs = jax.jacobian(functools.partial(first_update, optax, **kw))(g)
+        np.testing.assert_array_equal(ours, theirs)
+    assert np.isnan(jax.jacobian(functools.partial(first_update, optim))(g)).all()
+    # u = g·(1-b1)/(1-b1) / sqrt(v̂ + eps_root): d u / d g = -0.1 / sqrt(1e-6) = -100.
+    np.testing.assert_allclose(np.diag(ours), -100.0, rtol=1e-12)
+
+
+def test_adam_options_work_when_traced_and_mu_dtype_is_canonical():
+    """A traced eps_root is added as given; ``mu_dtype`` strings and dtypes give
+    the same state, in the current precision mode's dtype."""
+
+    @jax.jit
+    def first_update(eps_root, g):
+        tx = optim.adam(0.5, eps=0.0, eps_root=eps_root)
+        return tx.update(g, tx.init(g))[0]
+
+    # m̂ = g, v̂ = g²: u = -0.5·g / sqrt(g² + eps_root) = -0.5·3/5 with eps_root 16.
+    g = jnp.array([3.0])
+    np.testing.assert_allclose(first_update(16.0, g), [-0.3], rtol=1e-6)
+    for spelling in ("bfloat16", jnp.bfloat16, np.dtype(jnp.bfloat16)):
+        state = optim.adam(mu_dtype=spelling).init({"w": jnp.ones(2, jnp.float32)})
+        assert state[0].mu["w"].dtype == jnp.bfloat16
+        assert state[0].nu["w"].dtype == jnp.float32
+    state = optim.adam(mu_dtype="float64").init(jnp.ones(2, jnp.float32))
+    expected = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    assert state[0].mu.dtype == expected
+
+
+def test_real_mu_dtype_for_a_complex_parameter_is_refused_naming_the_leaf():
+    tx = optim.adam(mu_dtype=jnp.bfloat16)
+    params = {"w": jnp.ones(2), "z": [jnp.ones(2, jnp.complex64)]}
+    with pytest.raises(ValueError, match=r"mu_dtype=bfloat16.*\['z'\]\[0\].*complex64"):
+        tx.init(params)
+    state = optim.adam(mu_dtype=jnp.complex64).init(params)
+    assert state[0].mu["z"][0].dtype == jnp.complex64
 
 
 STATEFUL = {
@@ -597,7 +666,7 @@ def test_apply_updates_keeps_param_dtypes():
 def test_compare_with_optax_passes_every_row(dtype):
     rows = _optax_check.compare_with_optax(dtype, steps=20)
     names = [name for name, _, _ in rows]
-    assert len(names) == 9 and len(set(names)) == 9
+    assert len(names) == 10 and len(set(names)) == 10
     for name, error, passed in rows:
         assert passed, (name, error)
         assert error <= _optax_check.TOLERANCE[jnp.dtype(dtype).name]

@@ -162,6 +162,10 @@ def adam(
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
+    *,
+    eps_root: float = 0.0,
+    mu_dtype=None,
+    nesterov: bool = False,
 ) -> GradientTransformation:
     r"""Adam.
 
@@ -171,15 +175,21 @@ def adam(
         \theta \leftarrow \theta - \eta\,
         \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}
 
-    ``chain(scale_by_adam(b1, b2, eps), scale_by_learning_rate(lr))``, equal to
-    ``optax.adam(lr, b1, b2, eps)``. :math:`t` counts from 1 on the first step;
-    :math:`\epsilon` is outside the square root.
+    ``chain(scale_by_adam(b1, b2, eps, ...), scale_by_learning_rate(lr))``, equal
+    to ``optax.adam(lr, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov)``.
+    :math:`t` counts from 1 on the first step; :math:`\epsilon` is outside the
+    square root, ``eps_root`` inside it (:func:`scale_by_adam` has the formulas;
+    ``nesterov=True`` is NAdam).
 
     Args:
         learning_rate: :math:`\eta`, a finite number > 0 or a schedule.
         b1: :math:`\beta_1 \in [0, 1)`.
         b2: :math:`\beta_2 \in [0, 1)`.
         eps: :math:`\epsilon \ge 0`.
+        eps_root: a number >= 0 added under the square root (keyword only, like
+            the two below: optax takes them positionally).
+        mu_dtype: ``None`` or the floating-point dtype of the stored first moment.
+        nesterov: NAdam's look-ahead first moment.
 
     Returns:
         A :class:`GradientTransformation`; state ``(ScaleByAdamState(count, mu, nu),
@@ -199,7 +209,10 @@ def adam(
     """
     _validate.learning_rate(learning_rate)
     return chain(
-        scale_by_adam(b1=b1, b2=b2, eps=eps), scale_by_learning_rate(learning_rate)
+        scale_by_adam(
+            b1, b2, eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov
+        ),
+        scale_by_learning_rate(learning_rate),
     )
 
 
@@ -209,6 +222,10 @@ def adamw(
     b2: float = 0.999,
     eps: float = 1e-8,
     weight_decay: float = 1e-4,
+    *,
+    eps_root: float = 0.0,
+    mu_dtype=None,
+    nesterov: bool = False,
 ) -> GradientTransformation:
     r"""Adam with decoupled weight decay (AdamW).
 
@@ -216,9 +233,10 @@ def adamw(
         \theta \leftarrow \theta - \eta \left(
         \frac{\hat m}{\sqrt{\hat v} + \epsilon} + \lambda \theta \right)
 
-    ``chain(scale_by_adam(b1, b2, eps), add_decayed_weights(weight_decay),
+    ``chain(scale_by_adam(b1, b2, eps, ...), add_decayed_weights(weight_decay),
     scale_by_learning_rate(lr))``, equal to ``optax.adamw(lr, b1, b2, eps,
-    weight_decay=weight_decay)``. ``update`` needs ``params``.
+    eps_root, mu_dtype, weight_decay, nesterov=nesterov)``. ``update`` needs
+    ``params``.
 
     Note:
         The decay is multiplied by the learning rate (optax's and PyTorch's
@@ -233,6 +251,8 @@ def adamw(
         b2: :math:`\beta_2 \in [0, 1)`.
         eps: :math:`\epsilon \ge 0`.
         weight_decay: :math:`\lambda \ge 0`.
+        eps_root, mu_dtype, nesterov: as in :func:`adam` (keyword only: here
+            ``weight_decay`` comes fifth, where optax has ``eps_root``).
 
     Returns:
         A :class:`GradientTransformation`; state ``(ScaleByAdamState(count, mu, nu),
@@ -243,7 +263,9 @@ def adamw(
     """
     _validate.learning_rate(learning_rate)
     return chain(
-        scale_by_adam(b1=b1, b2=b2, eps=eps),
+        scale_by_adam(
+            b1, b2, eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov
+        ),
         add_decayed_weights(weight_decay),
         scale_by_learning_rate(learning_rate),
     )

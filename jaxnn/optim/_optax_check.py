@@ -45,6 +45,11 @@ def _configurations(optax) -> list[tuple[str, object, object]]:
         ),
         ("adam", optim.adam(0.01), optax.adam(0.01)),
         (
+            "nadam eps_root=1e-3 mu_dtype=bfloat16",
+            optim.adam(0.01, eps_root=1e-3, mu_dtype="bfloat16", nesterov=True),
+            optax.adam(0.01, eps_root=1e-3, mu_dtype="bfloat16", nesterov=True),
+        ),
+        (
             "adamw weight_decay=0.01",
             optim.adamw(0.01, weight_decay=0.01),
             optax.adamw(0.01, weight_decay=0.01),

@@ -77,20 +77,32 @@ def _bias_correction(moments: Updates, decay, count: jax.Array) -> Updates:
     return jax.tree.map(lambda m: m / correction.astype(m.dtype), moments)
 
 
-def _zeros_like_params(params: Params) -> Params:
-    """Zero accumulators with each parameter's shape and dtype.
+def _zeros_like_params(params: Params, dtype=None) -> Params:
+    """Zero accumulators with each parameter's shape, and its dtype or ``dtype``.
 
-    Raises ``ValueError`` naming the leaf for a non-floating parameter: its
-    accumulators would keep the integer dtype and truncate every moment.
+    Raises ``ValueError`` naming the leaf for a non-floating parameter (its
+    accumulators would keep the integer dtype and truncate every moment), and for
+    a complex parameter with a real ``dtype`` (the cast would drop its imaginary
+    part).
     """
     for path, p in jax.tree.leaves_with_path(params):
-        dtype = jnp.result_type(p)
-        if not jnp.issubdtype(dtype, jnp.inexact):
+        leaf_dtype = jnp.result_type(p)
+        if not jnp.issubdtype(leaf_dtype, jnp.inexact):
             raise ValueError(
                 f"params must have floating-point leaves (the optimizer state keeps "
-                f"their dtype); got dtype {dtype} at leaf {path_str(path)}."
+                f"their dtype); got dtype {leaf_dtype} at leaf {path_str(path)}."
             )
-    return tree_zeros_like(params)
+        if (
+            dtype is not None
+            and jnp.issubdtype(leaf_dtype, jnp.complexfloating)
+            and not jnp.issubdtype(dtype, jnp.complexfloating)
+        ):
+            raise ValueError(
+                f"mu_dtype must be complex for a complex parameter (a real moment "
+                f"would drop its imaginary part); got mu_dtype={dtype} for leaf "
+                f"{path_str(path)} of dtype {leaf_dtype}."
+            )
+    return tree_zeros_like(params, dtype)
 
 
 def _cast_like(tree: Updates, like: Updates) -> Updates:
@@ -361,42 +373,77 @@ class ScaleByAdamState(NamedTuple):
 
 
 def scale_by_adam(
-    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    *,
+    eps_root: float = 0.0,
+    mu_dtype=None,
+    nesterov: bool = False,
 ) -> GradientTransformation:
-    r"""Adam's direction; optax's ``scale_by_adam`` (with ``eps_root=0``).
+    r"""Adam's direction; optax's ``scale_by_adam``.
 
     .. math::
         m \leftarrow \beta_1 m + (1 - \beta_1) g, \quad
         v \leftarrow \beta_2 v + (1 - \beta_2) g^2, \quad
-        u = \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}
+        u = \frac{\hat m}{\sqrt{\hat v + \epsilon_{root}} + \epsilon}, \quad
+        \hat m = \frac{m}{1 - \beta_1^t}, \;
+        \hat v = \frac{v}{1 - \beta_2^t}
 
     :math:`\epsilon` is *outside* the square root, as in the Adam paper, optax and
-    PyTorch. The count is incremented first, so the first step uses :math:`t = 1`.
-    For a complex :math:`g`, :math:`g^2` means :math:`|g|^2`, as in optax.
+    PyTorch; :math:`\epsilon_{root}` (0 by default) is inside it, which keeps the
+    derivative of :math:`u` finite at :math:`v = 0` when gradients flow through
+    the update (meta-learning). The count is incremented first, so the first step
+    uses :math:`t = 1`. For a complex :math:`g`, :math:`g^2` means :math:`|g|^2`,
+    as in optax.
+
+    With ``nesterov=True`` this is NAdam (Dozat 2016, as optax writes it):
+    :math:`\hat m = \beta_1 \frac{m}{1 - \beta_1^{t+1}} + (1 - \beta_1)
+    \frac{g}{1 - \beta_1^t}`, a look-ahead of the first moment; :math:`\hat v`
+    is Adam's.
+
+    ``mu_dtype`` stores the first moment in another dtype (e.g. ``bfloat16`` to
+    halve its memory); each step computes in the promoted dtype of the gradient
+    and the stored moment, and only the stored :math:`m` is rounded. The second
+    moment keeps each parameter's dtype.
 
     Args:
         b1: :math:`\beta_1 \in [0, 1)`.
         b2: :math:`\beta_2 \in [0, 1)`.
         eps: :math:`\epsilon \ge 0`.
+        eps_root: :math:`\epsilon_{root} \ge 0` (keyword only, as the two below).
+        mu_dtype: ``None`` (each parameter's dtype) or a floating-point dtype.
+        nesterov: NAdam's look-ahead.
 
     Returns:
         A :class:`GradientTransformation` with state ``ScaleByAdamState(count, mu,
         nu)``.
 
     Raises:
-        ValueError: When ``b1`` or ``b2`` is outside ``[0, 1)`` or ``eps < 0``.
+        ValueError: When ``b1`` or ``b2`` is outside ``[0, 1)``, ``eps`` or
+            ``eps_root`` is negative, ``mu_dtype`` is not a floating-point dtype
+            (or a real one for complex parameters), or ``nesterov`` is not a bool.
     """
     _validate.unit_interval("b1", b1)
     _validate.unit_interval("b2", b2)
     _validate.non_negative("eps", eps)
+    _validate.non_negative("eps_root", eps_root)
+    mu_dtype = _validate.float_dtype("mu_dtype", mu_dtype)
+    _validate.flag("nesterov", nesterov)
+    # A concrete 0 adds nothing (v >= +0, so v + 0 == v): the default program has
+    # no extra addition.
+    root_shift = not (isinstance(eps_root, int | float) and eps_root == 0)
 
     def init(params):
         # Two separate buffers, not one shared: a donated state must not alias.
         return ScaleByAdamState(
             count=_zero_count(),
-            mu=_zeros_like_params(params),
+            mu=_zeros_like_params(params, mu_dtype),
             nu=_zeros_like_params(params),
         )
+
+    def direction(m, v):
+        return m / (jnp.sqrt(v + eps_root if root_shift else v) + eps)
 
     def update(updates, state, params=None):
         del params
@@ -404,9 +451,16 @@ def scale_by_adam(
         mu = _update_moment(updates, state.mu, b1, 1)  # First moment.
         nu = _update_second_moment(updates, state.nu, b2)  # Second moment.
         count = safe_increment(state.count)
-        mu_hat = _bias_correction(mu, b1, count)
+        if nesterov:
+            mu_hat = jax.tree.map(
+                lambda m, g: b1 * m + (1 - b1) * g,
+                _bias_correction(mu, b1, safe_increment(count)),
+                _bias_correction(updates, b1, count),
+            )
+        else:
+            mu_hat = _bias_correction(mu, b1, count)
         nu_hat = _bias_correction(nu, b2, count)
-        updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v) + eps), mu_hat, nu_hat)
+        updates = jax.tree.map(direction, mu_hat, nu_hat)
         new_state = ScaleByAdamState(
             count=count, mu=_cast_like(mu, state.mu), nu=_cast_like(nu, state.nu)
         )

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 # The optimizer's step count is an int32 that saturates here (``safe_increment``).
@@ -127,6 +128,23 @@ def flag(name: str, value) -> None:
     """A Python or NumPy bool: a truthy ``"False"`` or ``1`` would pass silently."""
     if not isinstance(value, bool | np.bool_):
         raise ValueError(f"{name} must be a bool; got {name}={value!r}")
+
+
+def float_dtype(name: str, value):
+    """``None``, or a floating (or complex) dtype, returned canonical for the
+    current precision mode (``float64`` becomes ``float32`` with 64-bit mode off),
+    as optax's ``canonicalize_dtype`` does. An integer or bool accumulator would
+    truncate every update."""
+    if value is None:
+        return None
+    expected = "None or a floating-point dtype such as jnp.bfloat16 or 'float32'"
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise ValueError(f"{name} must be {expected}; got {name}={value!r}") from None
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
+    return jax.dtypes.canonicalize_dtype(dtype)
 
 
 def finite(name: str, value) -> None:
