@@ -97,13 +97,17 @@ def test_manual_and_autodiff_training_agree_in_float64():
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=0)
 
 
-def test_resume_is_bit_identical(tmp_path):
+@pytest.mark.parametrize(
+    "adam_options", [{}, {"mu_dtype": "bfloat16", "nesterov": True}]
+)
+def test_resume_is_bit_identical(tmp_path, adam_options):
     """float32: 2 epochs + resume to 3 == 3 epochs straight, bit for bit (dropout
-    and a cosine schedule over the 3 epochs too), and the history continues."""
+    and a cosine schedule over the 3 epochs too), and the history continues; also
+    with NAdam keeping a bfloat16 first moment (scan carry and checkpoint keep it)."""
     ds = data.load("xor", n_samples=400)
     run = train.model_for(ds, hidden=(16,), dropout=0.2)
     steps = 3 * (ds.x_train.shape[0] // 32)
-    opt = optim.adam(optim.cosine_decay_schedule(1e-2, steps))
+    opt = optim.adam(optim.cosine_decay_schedule(1e-2, steps), **adam_options)
     straight, straight_history = train.fit(run, ds, opt, epochs=3, batch_size=32)
     train.fit(run, ds, opt, epochs=2, batch_size=32, checkpoint_dir=tmp_path)
     assert checkpoint.all_steps(tmp_path) == [1, 2]
@@ -115,7 +119,10 @@ def test_resume_is_bit_identical(tmp_path):
         assert {k: v for k, v in ours.items() if k != "seconds"} == {
             k: v for k, v in theirs.items() if k != "seconds"
         }
+    mu_dtype = adam_options.get("mu_dtype", "float32")
+    assert all(m.dtype == mu_dtype for m in jax.tree.leaves(resumed.opt_state[0].mu))
     for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
+        assert a.dtype == b.dtype
         if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
             a, b = jax.random.key_data(a), jax.random.key_data(b)
         np.testing.assert_array_equal(a, b)
