@@ -1,6 +1,7 @@
 """Temp memory of every cell of a grid, manual against autodiff, by compiling only.
 
     python -m benchmarks.memory [--grid NAME] [--cells START:STOP] [--out FILE]
+                                [--gpu-target CONFIG]
 
 The memory target (manual temp bytes ≤ autodiff's in every cell: the summary of the
 timed grid counts the value-and-grad, and records the Adam step beside it) is a
@@ -11,11 +12,20 @@ output and alias bytes that the timed benchmark records, in a small fraction of 
 time, so that a whole accelerator grid fits in a short lease. Writes a JSON record
 (rewritten after every cell, so a stopped run keeps what it compiled) and prints one
 line per cell.
+
+With ``--gpu-target CONFIG`` the programs are compiled for a GPU that is not there:
+XLA:GPU compiles for a device described by a ``GpuTargetConfig`` text proto
+(``benchmarks/gpu_targets/``), on any machine with jax's CUDA plugin installed
+(``pip install jax-cuda12-plugin==V jax-cuda12-pjrt==V`` for jax ``V``; no GPU, no
+CUDA libraries). Nothing is autotuned there (no device to time kernels on), so the
+GEMM kernels may differ from a real run's; the temp bytes of the small cells equal
+those measured on an H100 (``benchmarks/README.md``).
 """
 
 import argparse
 import datetime
 import os
+import pathlib
 import sys
 import time
 from collections.abc import Sequence
@@ -28,11 +38,47 @@ from benchmarks._timing import analyse
 FIELDS = ("temp_bytes", "argument_bytes", "output_bytes", "alias_bytes")
 
 
-def cell_memory(cell: cells.Cell) -> dict:
-    """``{variant: {field: bytes}}`` and the target's comparison for one cell."""
+def compile_only_gpu(target_config: str, topology: str = "1x1x1"):
+    """A compile-only CUDA device described by ``target_config`` (the text of an
+    XLA ``GpuTargetConfig`` proto): jax compiles for it without a GPU.
+
+    Needs jax's CUDA plugin, registered though no GPU is visible (``jax_platforms``
+    ``cpu``: the plugin then skips its CUDA checks). Raises ``RuntimeError`` naming
+    the packages when it is missing.
+    """
+    from jax.experimental import topologies
+
+    try:
+        topology_desc = topologies.get_topology_desc(
+            "", platform="cuda", target_config=target_config, topology=topology
+        )
+    except NotImplementedError as e:  # no CUDA plugin: "topology not implemented"
+        raise RuntimeError(
+            "compiling for a GPU target needs jax's CUDA plugin: pip install "
+            f"jax-cuda12-plugin=={jax.__version__} jax-cuda12-pjrt=={jax.__version__} "
+            f"(no GPU needed), and JAX_PLATFORMS=cpu; jax said: {e}"
+        ) from e
+    return topology_desc.devices[0]
+
+
+def on_device(tree, device):
+    """``tree``'s ``jax.ShapeDtypeStruct`` leaves, placed on ``device`` (so that
+    ``jit(...).lower`` compiles for it); ``device=None`` leaves them as they are."""
+    if device is None:
+        return tree
+    sharding = jax.sharding.SingleDeviceSharding(device)
+    return jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), tree
+    )
+
+
+def cell_memory(cell: cells.Cell, device=None) -> dict:
+    """``{variant: {field: bytes}}`` and the target's comparison for one cell,
+    compiled for ``device`` (default: jax's default device)."""
     sizes = {}
     for name, (make, args) in cells.abstract_jobs(cell).items():
-        analysis = analyse(make().lower(*args).compile())._asdict()
+        lowered = make().lower(*on_device(args, device))
+        analysis = analyse(lowered.compile())._asdict()
         sizes[name] = {field: analysis[field] for field in FIELDS}
     temps = {name: s["temp_bytes"] for name, s in sizes.items()}
     return {
@@ -49,11 +95,13 @@ def run(
     cells_range: tuple[int, int | None] | None = None,
     out: str | os.PathLike | None = None,
     progress=None,
+    device=None,
 ) -> dict:
-    """Compile every cell of ``grid`` (or ``cells_range`` of it); the JSON record,
-    with a ``summary`` (see ``_summary``)."""
+    """Compile every cell of ``grid`` (or ``cells_range`` of it) for ``device``
+    (default: jax's default device; a ``compile_only_gpu`` one, say); the JSON
+    record, with a ``summary`` (see ``_summary``)."""
     say = progress or (lambda *a: None)
-    backend = jax.default_backend()
+    backend = jax.default_backend() if device is None else "gpu"
     if isinstance(grid, str):
         grid_name, cell_list = backprop.grid_for(grid, backend)
     else:
@@ -63,6 +111,7 @@ def run(
         jax.config.update("jax_enable_x64", True)
     results = {
         **backprop.environment(),
+        **({} if device is None else _compile_only(device)),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "grid": grid_name,
         "cells_range": [start, start + len(cell_list)],
@@ -70,7 +119,7 @@ def run(
     }
     t0 = time.perf_counter()
     for i, cell in enumerate(cell_list):
-        record = cell_memory(cell)
+        record = cell_memory(cell, device)
         results["cells"].append(record)
         m = record["memory"]
         say(
@@ -83,6 +132,17 @@ def run(
         if out is not None:
             backprop.write_json(out, results)
     return results
+
+
+def _compile_only(device) -> dict:
+    """The JSON fields that say the programs were compiled for ``device``, not run."""
+    return {
+        "device": device.device_kind,
+        "device_count": 1,
+        "backend": "gpu",
+        "platform": device.platform,
+        "compile_only": True,
+    }
 
 
 def _summary(records: list[dict]) -> dict:
@@ -122,12 +182,24 @@ def main(argv=None) -> int:
         help="compile only these cells of the grid (a Python slice, e.g. 17:60)",
     )
     parser.add_argument("--out", default=None, help="JSON file to write")
+    parser.add_argument(
+        "--gpu-target",
+        default=None,
+        metavar="CONFIG",
+        help="compile for the GPU this GpuTargetConfig text proto describes "
+        "(benchmarks/gpu_targets/*.txtpb), without one: needs jax's CUDA plugin",
+    )
     args = parser.parse_args(argv)
+    device = None
+    if args.gpu_target is not None:
+        jax.config.update("jax_platforms", "cpu")  # the plugin registers, unchecked
+        device = compile_only_gpu(pathlib.Path(args.gpu_target).read_text())
     results = run(
         args.grid,
         cells_range=args.cells,
         out=args.out,
         progress=lambda *a: print(*a, flush=True),
+        device=device,
     )
     summary = results["summary"]
     for name, key in (("value-and-grad", "value_and_grad"), ("Adam step", "step")):

@@ -293,12 +293,16 @@ def _gelu_bwd(z, y, dy, *, approximate):
         # y = z·½(1 + tanh u), u = √(2/π)(z + 0.044715 z³), so
         # y' = ½(1 + tanh u) + ½z(1 − tanh² u)·u'. With ½(1 + tanh u) = σ(2u) and
         # 1 − tanh² u = 4σ(2u)σ(−2u) neither term cancels catastrophically for z ≪ 0.
-        # One exp and one division: with e = exp(−2|u|) and r = 1/(1 + e),
+        # With e = exp(−2|u|) and r = σ(2|u|) = 1/(1 + e) = ½(1 + tanh|u|) ∈ [½, 1),
         # σ(2u) is r for u ≥ 0 and e·r otherwise, and σ(2u)σ(−2u) = e·r² always.
+        # r is taken from tanh (no cancellation: tanh|u| ≥ 0), as jax.grad's rule
+        # has one: on XLA:GPU an elementwise kernel with a tanh is not fused with
+        # the bias gradient's reduction into a multi-output kernel, whose 16-byte
+        # tuple table made the manual program's temp memory exceed jax.grad's.
         u = _SQRT_2_OVER_PI * (z + _GELU_CUBIC * z**3)
         du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * z * z)
         e = jnp.exp(-2 * jnp.abs(u))
-        r = 1 / (1 + e)
+        r = 0.5 * (1 + jnp.tanh(jnp.abs(u)))
         s = jnp.where(u >= 0, r, e * r)
         return dy * (s + 2 * z * (e * r * r) * du)
     cdf = 0.5 * jax.lax.erfc(-z * _SQRT_HALF)

@@ -410,10 +410,9 @@ def _softmax_ce_grad_cpu(z: Array, y: Array) -> Array:
 
 
 def _softmax_ce_grad_cuda(z: Array, y: Array) -> Array:
-    """``e^(log softmax z)·(Σy / N) − y / N``: the forward's ``log softmax``, scaled
-    before."""
+    """``softmax(z)·(Σy / N) − y / N``: scaled before the subtraction."""
     n = z.shape[0]
-    return jnp.exp(_log_softmax(z)) * _over_batch(_label_mass(y), n) - _over_batch(y, n)
+    return softmax(z) * _over_batch(_label_mass(y), n) - _over_batch(y, n)
 
 
 def _softmax_cross_entropy_bwd(logits, labels):
@@ -423,9 +422,12 @@ def _softmax_cross_entropy_bwd(logits, labels):
     Two equal forms, picked per backend at lowering by what XLA makes of them next
     to the forward pass (temp bytes of the compiled value-and-grad and Adam step,
     against ``jax.grad``'s, on an H100 and on this project's 2-core CPU): with the
-    CPU form XLA:GPU kept a scaled and an unscaled copy of the gradient (+256 B in
-    the 4096-wide cells); the CUDA form cost XLA:CPU +492 KiB in a 3×512×256 Adam
-    step. Other backends get the CPU form.
+    CPU form, scaled after the subtraction, XLA:GPU kept a scaled and an unscaled
+    copy of the gradient (+256 B in the 4096-wide cells); the CUDA form scales
+    before. (An earlier CUDA form, ``e^(log softmax z)`` sharing the forward's
+    ``log softmax``, was fused with the loss's sum into a multi-output kernel, +256
+    B at 4×4096×4096, and cost XLA:CPU +492 KiB in a 3×512×256 Adam step.) Other
+    backends get the CPU form.
     """
     logits, labels = _check_softmax_ce(logits, labels)
     return jax.lax.platform_dependent(

@@ -9,6 +9,8 @@ import math
 import pathlib
 import sys
 
+import jax
+import jax.numpy as jnp
 import matplotlib.image
 import numpy as np
 import pytest
@@ -246,8 +248,6 @@ def _check_markdown_and_plots(res, out):
 def test_program_fingerprint_ignores_names_and_sees_the_program():
     """Two jits of the same computation under other names (and source lines) share a
     fingerprint; another constant or another layout of the same values does not."""
-    import jax
-    import jax.numpy as jnp
 
     def affine(x, w):
         return jnp.tanh(x @ w) * 2.0
@@ -302,8 +302,6 @@ def test_fd_batch_size_is_bounded_per_backend():
 def test_flops_are_counted_before_xla_optimises():
     """``count_flops`` counts a matmul's 2n³ on the program jax lowered, from
     arrays or shapes alone (any dtype)."""
-    import jax
-    import jax.numpy as jnp
 
     from benchmarks._timing import analyse, count_flops
 
@@ -492,3 +490,46 @@ def test_write_json_is_atomic_and_leaves_no_temporary(tmp_path, monkeypatch):
     assert json.loads(path.read_text()) == {"run": 1}
     assert sorted(p.name for p in path.parent.iterdir()) == ["results.json"]
     assert len(set(names)) == 2
+
+
+def test_memory_compiles_for_a_given_device_as_for_the_default(monkeypatch, tmp_path):
+    """``--gpu-target`` plumbing, with this machine's CPU standing in for the
+    compile-only GPU: placing the shapes on a device compiles the same programs
+    (equal bytes), the JSON says the run compiled only, and a missing CUDA plugin
+    is a clear error naming the packages."""
+    from jax.experimental import topologies
+
+    cell = TINY_GRID[0]
+    cpu = jax.devices("cpu")[0]
+    assert memory.cell_memory(cell, cpu) == memory.cell_memory(cell)
+    placed = memory.on_device(jax.ShapeDtypeStruct((2, 3), jnp.float32), cpu)
+    assert placed.sharding == jax.sharding.SingleDeviceSharding(cpu)
+    assert memory._compile_only(cpu)["compile_only"] is True
+
+    def no_plugin(*args, **kwargs):
+        raise NotImplementedError("topology not implemented for cuda")
+
+    monkeypatch.setattr(topologies, "get_topology_desc", no_plugin)
+    with pytest.raises(RuntimeError, match="jax-cuda12-plugin==.*JAX_PLATFORMS=cpu"):
+        memory.compile_only_gpu("gpu_device_info {}")
+
+    config = tmp_path / "gpu.txtpb"
+    config.write_text("gpu_device_info { core_count: 1 }")
+    seen = {}
+
+    def fake_gpu(text, topology="1x1x1"):
+        seen["config"] = text
+        return cpu
+
+    def fake_run(*args, **kwargs):
+        seen.update(kwargs)
+        return {"summary": memory._summary([])}
+
+    monkeypatch.setattr(memory, "compile_only_gpu", fake_gpu)
+    monkeypatch.setattr(memory, "run", fake_run)
+    platforms = jax.config.jax_platforms
+    try:
+        assert memory.main(["--gpu-target", str(config)]) == 0
+    finally:
+        jax.config.update("jax_platforms", platforms)
+    assert seen["config"] == config.read_text() and seen["device"] is cpu
