@@ -2,12 +2,13 @@
 
 ``jaxnn.gradcheck.numerical_grad`` evaluates the loss ``2P`` times, each evaluation
 costing O(P), so O(P²) in all; one backward pass costs about one forward pass, O(P).
-This benchmark times both (float64, jitted, compile excluded) on
-``mlp([h, 1])`` with tanh, MSE, ``IN_FEATURES`` inputs and a data batch of ``BATCH``
-examples on CPU or ``ACCELERATOR_BATCH`` on an accelerator, for ``h`` giving P from
-about 10² to 10⁴·⁵, and fits ``t ∝ P^k`` on log-log axes. At small P both are
-dominated by fixed per-call and per-evaluation overheads, which pulls the fitted
-exponents down; the fit over the upper half of the sizes is reported too.
+This benchmark times both (float64, jitted, compile excluded) on ``mlp([h, 1])`` with
+tanh, MSE, ``IN_FEATURES`` inputs and a data batch of ``BATCH`` examples on CPU, or
+``ACCELERATOR_IN_FEATURES`` inputs and ``ACCELERATOR_BATCH`` examples on an
+accelerator, for ``h`` giving P from about 10² to 10⁴·⁵, and fits ``t ∝ P^k`` on
+log-log axes. At small P both are dominated by fixed per-call and per-evaluation
+overheads, which pulls the fitted exponents down; the fit over the upper half of the
+sizes is reported too.
 
 Why the batch differs by backend: an accelerator runs all the evaluations of one
 step at once, so until the work of the 2P evaluations exceeds one step's latency
@@ -16,9 +17,18 @@ P ≈ 3 000 on an H200 (0.12–0.17 ms from P = 109 to 1 009, then slope 1.86; f
 exponent 1.04 over the whole range): the fit measured the latency, not the method's
 cost. 4 096 examples give each evaluation 128 times the work; on an H100 the time
 per hidden-unit evaluation is then 6.6–9.3 ps from P = 1 009 to 31 627 (the P² cost,
-slope 1.95), but 35 ps at P = 325 (h = 18: skinny matmuls) and the P = 109 point
-sits at the floor, so the whole-range fit reads 1.64. On the CPU 32 examples already
-follow the work (1.80).
+slope 1.95), but 35 ps at P = 325 and the P = 109 point sits at the floor, so the
+whole-range fit read 1.64 with 16 inputs. On the CPU 32 examples already follow the
+work (1.80).
+
+Why the inputs differ by backend: the batched evaluations compute every perturbed
+copy's output ``Σ_j tanh(z_j)·w_j`` as a reduction over ``h`` along the minor axis
+of one ``(examples, copies·h)`` matmul output. Compiled for an H100 (``--gpu-target``
+in ``benchmarks.memory``, no GPU needed), XLA:GPU emits that reduction as a
+reduction kernel for ``h`` from 33 up but, for ``h`` of 18 and 25 (P ≈ 316 and 451
+with 16 inputs), as an elementwise loop in which each thread reads its own ``h``
+consecutive values: the 35 ps point. With 4 inputs (``h = (P − 1)/6``) every size of
+``FULL_SIZES`` compiles to the reduction kernel (P ≈ 100 included, at ``h = 16``).
 """
 
 import jax
@@ -30,14 +40,16 @@ from jaxnn import backprop, gradcheck, losses, models
 
 IN_FEATURES = 16
 BATCH = 32
+ACCELERATOR_IN_FEATURES = 4
 ACCELERATOR_BATCH = 4096
 FULL_SIZES = (100, 316, 1000, 3162, 10000, 31623)
 QUICK_SIZES = (1000, 3162, 10000)
 
 
-def hidden_for(num_params: int) -> int:
-    """The hidden width ``h`` whose ``mlp([h, 1])`` has about ``num_params`` params."""
-    return max(1, round((num_params - 1) / (IN_FEATURES + 2)))
+def hidden_for(num_params: int, in_features: int = IN_FEATURES) -> int:
+    """The hidden width ``h`` whose ``mlp([h, 1])`` on ``in_features`` inputs has
+    about ``num_params`` params (``h·(in_features + 2) + 1``)."""
+    return max(1, round((num_params - 1) / (in_features + 2)))
 
 
 def examples_for(backend: str) -> int:
@@ -45,12 +57,17 @@ def examples_for(backend: str) -> int:
     return BATCH if backend == "cpu" else ACCELERATOR_BATCH
 
 
-def _problem(hidden: int, examples: int, key):
+def in_features_for(backend: str) -> int:
+    """The input width of the benchmark's problem on ``backend``."""
+    return IN_FEATURES if backend == "cpu" else ACCELERATOR_IN_FEATURES
+
+
+def _problem(hidden: int, examples: int, in_features: int, key):
     model = models.mlp([hidden, 1], activation="tanh")
     k_init, kx, ky = jax.random.split(key, 3)
-    _, params, state = model.init(k_init, (IN_FEATURES,))
+    _, params, state = model.init(k_init, (in_features,))
     params = jax.tree.map(lambda a: a.astype(jnp.float64), params)
-    x = jax.random.normal(kx, (examples, IN_FEATURES), jnp.float64)
+    x = jax.random.normal(kx, (examples, in_features), jnp.float64)
     y = jax.random.normal(ky, (examples, 1), jnp.float64)
     return model, params, state, x, y
 
@@ -68,7 +85,8 @@ ACCELERATOR_FD_ELEMENTS = 2**24
 #: Elements of the hidden activations of one step's evaluations (examples × h per
 #: perturbed parameter), at most: 16 MiB of float64 on CPU (never reached with
 #: ``BATCH`` examples: 37 parameters per step at the largest P), 512 MiB on an
-#: accelerator (9 parameters per step at P = 31 627 with ``ACCELERATOR_BATCH``).
+#: accelerator (3 parameters per step at P = 31 621 with ``ACCELERATOR_BATCH`` and
+#: ``ACCELERATOR_IN_FEATURES``).
 CPU_FD_ACTIVATIONS = 2**21
 ACCELERATOR_FD_ACTIVATIONS = 2**26
 
@@ -103,12 +121,12 @@ def run(
     if not jax.config.read("jax_enable_x64"):
         raise RuntimeError("fd_scaling needs jax_enable_x64 (float64 differences).")
     loss = losses.get("mse")
-    examples = examples_for(backend)
+    examples, in_features = examples_for(backend), in_features_for(backend)
     points = []
     for i, target in enumerate(sizes):
-        hidden = hidden_for(target)
+        hidden = hidden_for(target, in_features)
         model, params, state, x, y = _problem(
-            hidden, examples, jax.random.key(seed + i)
+            hidden, examples, in_features, jax.random.key(seed + i)
         )
 
         def f(p, model=model, state=state, x=x, y=y):
@@ -144,7 +162,7 @@ def run(
         )
     half = min(len(points) // 2, max(len(points) - 2, 0))  # a fit needs 2 points
     return {
-        "network": f"mlp([h, 1]) tanh, MSE, {IN_FEATURES} inputs, batch {examples}",
+        "network": f"mlp([h, 1]) tanh, MSE, {in_features} inputs, batch {examples}",
         "examples": examples,
         "dtype": "float64",
         "points": points,

@@ -272,8 +272,13 @@ def _tanh_bwd(z, y, dy):
 
 
 def _relu_bwd(z, y, dy):
-    del y
-    return jnp.where(z > 0, dy, jnp.zeros_like(dy))
+    del z
+    # The mask of z > 0, read from y = max(z, 0): y > 0 exactly where z > 0 (NaN in
+    # neither), and so is y ≠ 0 with y not NaN. Written this way, not as y > 0
+    # (which XLA's simplifier turns back into z > 0), nothing of the backward needs
+    # z, so XLA can drop it: on a GPU each layer's ReLU then joins its matmul's
+    # cuBLASLt epilogue (BIAS_RELU) and only y is kept.
+    return jnp.where((y != 0) & ~jnp.isnan(y), dy, jnp.zeros_like(dy))
 
 
 def _leaky_relu_bwd(z, y, dy, *, negative_slope):

@@ -270,6 +270,8 @@ def test_summary_statistics():
     k, _ = fit_exponent(p, 3e-9 * p**2)
     assert k == pytest.approx(2.0)
     assert fd_scaling.hidden_for(10_000) == 556
+    assert fd_scaling.in_features_for("cpu") == fd_scaling.IN_FEATURES == 16
+    assert fd_scaling.hidden_for(316, fd_scaling.in_features_for("gpu")) == 52
 
 
 def test_cli_rejects_unknown_part():
@@ -286,8 +288,10 @@ def test_fd_batch_size_is_bounded_per_backend():
     big = fd_scaling.fd_batch_size(31623, "gpu")
     assert 1 <= big and big * 31623 <= fd_scaling.ACCELERATOR_FD_ELEMENTS
     # The hidden activations bound the step too: with 4 096 examples the copies
-    # alone would allow 530 parameters per step at P = 31 627, 61 GB of activations.
-    acts = fd_scaling.examples_for("gpu") * fd_scaling.hidden_for(31623)
+    # alone would allow 530 parameters per step at P = 31 621, 92 GB of activations.
+    hidden = fd_scaling.hidden_for(31623, fd_scaling.in_features_for("gpu"))
+    assert hidden == 5270  # 4 inputs: h·6 + 1 parameters
+    acts = fd_scaling.examples_for("gpu") * hidden
     bounded = fd_scaling.fd_batch_size(31623, "gpu", acts)
     assert 1 <= bounded < big
     assert bounded * acts <= fd_scaling.ACCELERATOR_FD_ACTIVATIONS
