@@ -281,6 +281,21 @@ def _relu_bwd(z, y, dy):
     return jnp.where((y != 0) & ~jnp.isnan(y), dy, jnp.zeros_like(dy))
 
 
+def _relu_bwd_from_z(z, y, dy):
+    del y
+    return jnp.where(z > 0, dy, jnp.zeros_like(dy))
+
+
+RELU_MASKED_BY_Z = Activation("relu", relu, _relu_bwd_from_z)
+"""ReLU whose backward reads its mask from ``z`` (``_relu_bwd`` reads it from ``y``):
+for a ReLU whose input XLA recomputes from values that the backward keeps anyway, as
+after ``batch_norm`` (``z = γ·x̂ + β``). There, a mask read from ``y`` keeps ``y``
+alive past the next layer's input-gradient matmul: one more activation-sized buffer
+(+67 MB at 4×4096×4096 compiled for an H100 with cuBLAS GEMMs). ``models.mlp`` uses
+it after ``batch_norm``; elsewhere ``z`` is a matmul's output, which reading ``y``
+lets XLA drop."""
+
+
 def _leaky_relu_bwd(z, y, dy, *, negative_slope):
     del y
     return jnp.where(z >= 0, dy, negative_slope * dy)

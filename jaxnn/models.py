@@ -75,7 +75,12 @@ def mlp(
         block = [L.dense(width, initializer, use_bias=not batch_norm)]
         if batch_norm:
             block.append(L.batch_norm())
-        block.append(L.activation(activation))
+        # After batch_norm, ReLU masks with z, which XLA recomputes from what
+        # batch_norm's backward keeps (see activations.RELU_MASKED_BY_Z).
+        bn_relu = batch_norm and activation == "relu"
+        block.append(
+            L.activation(_activations.RELU_MASKED_BY_Z if bn_relu else activation)
+        )
         if dropout > 0.0:
             block.append(L.dropout(dropout))
         block = L.serial(*block)

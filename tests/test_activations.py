@@ -168,18 +168,23 @@ def test_derivative_at_kinks_follows_jax_nn(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_relu_backward_masks_like_jax_nn_at_non_finite_and_signed_zero_inputs(dtype):
+@pytest.mark.parametrize(
+    "act", [activations.get("relu"), activations.RELU_MASKED_BY_Z], ids=["y", "z"]
+)
+def test_relu_backward_masks_like_jax_nn_at_non_finite_and_signed_zero_inputs(
+    act, dtype
+):
     # relu's rule reads its mask from y = max(z, 0) (so that z can be dropped); it
     # must pass dy exactly where jax.nn.relu's select(z > 0, ...) does: not at NaN
     # (max(NaN, 0) is NaN), ±0 or below 0, and at +inf. (Subnormal z: as jax.nn's,
-    # whatever the backend does with them; XLA:CPU flushes them to 0.)
+    # whatever the backend does with them; XLA:CPU flushes them to 0.) So must the
+    # rule that reads it from z, which models.mlp uses after batch_norm.
     tiny = np.finfo(dtype).smallest_subnormal
     z = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, tiny, -tiny, 1, -1] * 2)
     dy = np.array([1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10] + [np.nan, np.inf] * 5)
     normal = np.abs(z) != tiny
     expected = np.where(z > 0, dy, 0).astype(dtype)  # NumPy's z > 0: False at NaN
     z, dy = jnp.asarray(z, dtype), jnp.asarray(dy, dtype)
-    act = activations.get("relu")
 
     def both(z, dy):
         return act.backward(z, act.forward(z), dy), jax.vjp(jax.nn.relu, z)[1](dy)[0]
