@@ -14,7 +14,11 @@
 # to skip: memory,dispatch,throughput,fd), MEMORY_TIMEOUT (default 240 s) and
 # MEMORY_CELLS (default: the whole grid) can be set in the environment. The memory
 # part compiles grid cells without running them, for the temp-memory target
-# (benchmarks/memory.py; its JSON is rewritten after every cell).
+# (benchmarks/memory.py; its JSON is rewritten after every cell). With AUTOTUNE_DUMP
+# set, XLA also writes the GEMM choices its autotuner made for those cells to
+# OUT/memory_autotune.textproto, for compile-only runs elsewhere
+# (XLA_FLAGS=--xla_gpu_load_autotune_results_from=FILE python -m benchmarks.memory
+# --gpu-target ...).
 set -u
 out=${1:?usage: benchmarks/run_accelerator.sh OUT [GRID_BUDGET_S]}
 grid_budget=${2:-240}
@@ -33,6 +37,11 @@ export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 skip=",${SKIP:-},"
 if [[ $skip != *,memory,* ]]; then
+  flags=${XLA_FLAGS:-}
+  if [[ -n ${AUTOTUNE_DUMP:-} ]]; then
+    flags="$flags --xla_gpu_dump_autotune_results_to=$out/memory_autotune.textproto"
+  fi
+  env ${flags:+XLA_FLAGS="$flags"} \
   timeout "${MEMORY_TIMEOUT:-240}" $py -m benchmarks.memory --grid "${GRID:-gpu}" \
     ${MEMORY_CELLS:+--cells "$MEMORY_CELLS"} --out "$out/memory.json" \
     >"$out/memory.log" 2>&1
