@@ -195,6 +195,20 @@ def test_relu_backward_masks_like_jax_nn_at_non_finite_and_signed_zero_inputs(
         np.testing.assert_array_equal(manual[normal], expected[normal])
 
 
+def test_relu_rules_read_only_the_value_their_mask_comes_from():
+    # The GPU memory of a ReLU network rests on this (benchmarks/README.md): the
+    # default rule must not read z, so that XLA can drop it; the batch_norm one must
+    # not read y. An unused input of the traced rule is one that no equation reads.
+    def used_inputs(act):
+        z = jnp.ones((2, 3))
+        jaxpr = jax.make_jaxpr(act.backward)(z, z, z).jaxpr
+        read = {v for eqn in jaxpr.eqns for v in eqn.invars if not hasattr(v, "val")}
+        return [v in read for v in jaxpr.invars]
+
+    assert used_inputs(activations.get("relu")) == [False, True, True]
+    assert used_inputs(activations.RELU_MASKED_BY_Z) == [True, False, True]
+
+
 def backward_all(z, ys, dy):
     return [
         activations.get(name, **hparams).backward(z, y, dy)
