@@ -101,7 +101,7 @@ def run(
     (default: jax's default device; a ``compile_only_gpu`` one, say); the JSON
     record, with a ``summary`` (see ``_summary``)."""
     say = progress or (lambda *a: None)
-    backend = jax.default_backend() if device is None else "gpu"
+    backend = jax.default_backend() if device is None else device.platform
     if isinstance(grid, str):
         grid_name, cell_list = backprop.grid_for(grid, backend)
     else:
@@ -139,7 +139,7 @@ def _compile_only(device) -> dict:
     return {
         "device": device.device_kind,
         "device_count": 1,
-        "backend": "gpu",
+        "backend": device.platform,  # "gpu" for a compile_only_gpu device
         "platform": device.platform,
         "compile_only": True,
     }

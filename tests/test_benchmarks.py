@@ -509,6 +509,9 @@ def test_memory_compiles_for_a_given_device_as_for_the_default(monkeypatch, tmp_
     placed = memory.on_device(jax.ShapeDtypeStruct((2, 3), jnp.float32), cpu)
     assert placed.sharding == jax.sharding.SingleDeviceSharding(cpu)
     assert memory._compile_only(cpu)["compile_only"] is True
+    # The backend (and so the grid "auto" picks) is the device's, not assumed GPU.
+    assert memory._compile_only(cpu)["backend"] == "cpu"
+    assert memory.run("auto", cells_range=(0, 1), device=cpu)["grid"] == "cpu"
 
     def no_plugin(*args, **kwargs):
         raise NotImplementedError("topology not implemented for cuda")
