@@ -11,7 +11,7 @@
 # after every grid cell). GRID (default gpu), the per-cell BUDGET (default 1.5 s),
 # CHECK_TIMEOUT (default 300 s), CELLS (a part of the grid, START:STOP: a lease too
 # short for the whole grid measures the next part, e.g. CELLS=15:60), SKIP (parts
-# to skip: memory,dispatch,throughput,fd), MEMORY_TIMEOUT (default 240 s) and
+# to skip: check,memory,dispatch,throughput,fd), MEMORY_TIMEOUT (default 240 s) and
 # MEMORY_CELLS (default: the whole grid) can be set in the environment. The memory
 # part compiles grid cells without running them, for the temp-memory target
 # (benchmarks/memory.py; its JSON is rewritten after every cell). With AUTOTUNE_DUMP
@@ -26,16 +26,19 @@ py=${PYTHON:-python3}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
+skip=",${SKIP:-},"
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
   $py -c "import jax, jaxlib; print('jax', jax.__version__, 'jaxlib', jaxlib.__version__, jax.devices())"
-  echo "== jaxnn check --dtype both"
-  timeout "${CHECK_TIMEOUT:-300}" $py -m jaxnn check --dtype both --json "$out/check.json"
-  echo "check exit code $?"
+  if [[ $skip != *,check,* ]]; then
+    echo "== jaxnn check --dtype both"
+    timeout "${CHECK_TIMEOUT:-300}" $py -m jaxnn check --dtype both --json "$out/check.json"
+    echo "check exit code $?"
+  fi
 } >"$out/run.log" 2>&1
+skip=${skip//,check,/,}
 
-skip=",${SKIP:-},"
 if [[ $skip != *,memory,* ]]; then
   flags=${XLA_FLAGS:-}
   if [[ -n ${AUTOTUNE_DUMP:-} ]]; then
