@@ -324,11 +324,13 @@ def _gelu_bwd(z, y, dy, *, approximate):
         e = jnp.exp(-2 * jnp.abs(u))
         r = 0.5 * (1 + jnp.tanh(jnp.abs(u)))
         s = jnp.where(u >= 0, r, e * r)
-        # s·dy + (z·dy)·t, as jax.grad's rule forms it, not dy·(s + z·t): with dy
-        # first, XLA:GPU wrote dz over dy's buffer rather than z's, and the Adam
-        # step's temps packed 8 KiB larger than jax.grad's (2×64×32 float32).
+        # s·dy + z·(dy·t), not dy·(s + z·t): with dy first in the fused kernel,
+        # XLA:GPU wrote dz over dy's buffer rather than z's (jax.grad's choice), and
+        # the Adam step's temps packed 8 KiB larger (2×64×32 float32). Not (z·dy)·t
+        # either: z·dy overflows for a large cotangent (float16 loss scaling) where
+        # z·(dy·t) does not, t decaying like e^(−2|u|).
         t = 2 * (e * r * r) * du
-        return s * dy + (z * dy) * t
+        return s * dy + z * (dy * t)
     cdf = 0.5 * jax.lax.erfc(-z * _SQRT_HALF)
     pdf = _INV_SQRT_2PI * jnp.exp(-0.5 * z * z)
     return dy * (cdf + z * pdf)  # (zΦ)' = Φ + zφ

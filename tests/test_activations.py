@@ -459,6 +459,26 @@ def test_gelu_of_a_python_float_is_strongly_typed_like_jax_nn(approximate):
     assert (y * bf16).dtype == (y_ref * bf16).dtype != jnp.bfloat16
 
 
+@pytest.mark.parametrize(
+    "dtype", [jnp.float16, jnp.float32], ids=["float16", "float32"]
+)
+def test_gelu_backward_stays_finite_for_a_cotangent_near_the_dtype_max(dtype):
+    # Loss scaling makes dy large. z·dy overflows long before dz = dy·gelu'(z) does
+    # (gelu' < 1.13), so the rule must not form it; jax.nn.gelu's own rule returns
+    # inf or NaN at z = 10 and 6 here.
+    act = activations.get("gelu")
+    z = np.array([10.0, 6.0, 3.0, 0.5, -0.5, -3.0])
+    dy = np.full_like(z, float(jnp.finfo(dtype).max) / 4)
+    expected = act.backward(
+        jnp.asarray(z), act.forward(jnp.asarray(z)), jnp.asarray(dy)
+    )
+    zt = jnp.asarray(z, dtype)
+    dz = act.backward(zt, act.forward(zt), jnp.asarray(dy, dtype))
+    assert dz.dtype == dtype and np.all(np.isfinite(dz))
+    rtol = 4 * float(jnp.finfo(dtype).eps)
+    np.testing.assert_allclose(np.asarray(dz, np.float64), expected, rtol=rtol)
+
+
 def test_get_accepts_numpy_ints_and_bools_as_jax_nn_does():
     # No compiled tables: a NumPy int axis (e.g. from np.argmax) and a NumPy bool are
     # an int and a bool, as for jax.nn and jaxnn.layers; NumPy floats stay refused.
