@@ -11,8 +11,9 @@
 # after every grid cell). GRID (default gpu), the per-cell BUDGET (default 1.5 s),
 # CHECK_TIMEOUT (default 300 s), CELLS (a part of the grid, START:STOP: a lease too
 # short for the whole grid measures the next part, e.g. CELLS=15:60), SKIP (parts
-# to skip: check,memory,dispatch,throughput,fd), MEMORY_TIMEOUT (default 240 s) and
-# MEMORY_CELLS (default: the whole grid) can be set in the environment. The memory
+# to skip: check, memory, bench = all of benchmarks.backprop, or its dispatch,
+# throughput, fd), MEMORY_TIMEOUT (default 240 s) and MEMORY_CELLS (default: the
+# whole grid) can be set in the environment. The memory
 # part compiles grid cells without running them, for the temp-memory target
 # (benchmarks/memory.py; its JSON is rewritten after every cell). With AUTOTUNE_DUMP
 # set, XLA also writes the GEMM choices its autotuner made for those cells to
@@ -51,6 +52,9 @@ if [[ $skip != *,memory,* ]]; then
   echo "memory exit code $?" >>"$out/memory.log"
 fi
 skip=${skip//,memory,/,}
+if [[ $skip == *,bench,* ]]; then
+  exit 0
+fi
 skip=${skip#,}
 skip=${skip%,}
 
