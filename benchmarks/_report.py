@@ -390,7 +390,9 @@ def _throughput_lines(results) -> list[str]:
         lines += [
             "",
             "Where the scanned epoch's time goes (µs per step; each row a scan that "
-            "adds one part to the row above, the shuffle on its own):",
+            "adds one part to the row above, the shuffle on its own; two controls: "
+            "the same matmuls by NumPy's BLAS on one thread, from Python, and the "
+            "epoch timed after an idle pause):",
             "",
             "| scan of | µs / step |",
             "|---|---:|",

@@ -79,7 +79,8 @@ def ratio_stats(numerator, denominator) -> Stats:
     return summarize(num[:n] / den[:n])
 
 
-def _timed(thunk: Thunk) -> float:
+def timed(thunk: Thunk) -> float:
+    """Seconds of one call of ``thunk``, read after ``jax.block_until_ready``."""
     t0 = time.perf_counter()
     jax.block_until_ready(thunk())
     return time.perf_counter() - t0
@@ -131,7 +132,7 @@ def time_interleaved(
             if time.perf_counter() - start > budget_s:
                 break
         for i in rng.permutation(len(names)):
-            samples[names[i]].append(_timed(thunks[names[i]]))
+            samples[names[i]].append(timed(thunks[names[i]]))
     return samples
 
 

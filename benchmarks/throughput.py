@@ -18,17 +18,22 @@ Every implementation's test accuracy after the timed epochs is recorded as a che
 that they trained the same network.
 """
 
+import time
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import _nets, _peers
-from benchmarks._timing import ratio_stats, summarize, time_interleaved
+from benchmarks._timing import ratio_stats, summarize, time_interleaved, timed
 from jaxnn import data, optim, train
 
 HIDDEN = (128, 64)
 BATCH = 64
 LR = 1e-3
+# About one NumPy epoch on the 2-core CPU: the pause a timed epoch follows there.
+IDLE_S = 0.015
 
 
 def _jaxnn_thunks(ds, state0, model, loss, batch_size: int, backwards, step_loop):
@@ -109,29 +114,67 @@ def _torch_thunk(net, layers0, ds, batch_size: int, seed: int):
     return epoch, tensors
 
 
+def step_matmuls(weights, x):
+    """A training step's matmuls alone, for ``jax.numpy`` or NumPy arrays alike.
+
+    The forward chain ``h_{i+1} = h_i w_i`` and the backward ``dw_i = h_iᵀ d``,
+    ``d ← d w_iᵀ`` (not below the first layer), with ``d`` the output itself: the
+    dense layers' matmuls with none of the bias, activation, loss or optimizer work.
+    Returns the ``dw_i``.
+    """
+    hs = [x]
+    for w in weights:
+        hs.append(hs[-1] @ w)
+    d, grads = hs[-1], []
+    for i in reversed(range(len(weights))):
+        grads.append(hs[i].T @ d)
+        if i:
+            d = d @ weights[i].T
+    return grads[::-1]
+
+
 @jax.jit
 def scan_matmuls(weights, xb):
-    """A scan of a training step's matmuls alone, the floor under any step.
-
-    Per batch ``x``: the forward chain ``h_{i+1} = h_i w_i`` and the backward
-    ``dw_i = h_iᵀ d``, ``d ← d w_iᵀ`` (not below the first layer), with ``d`` the
-    output itself: the dense layers' eight matmuls with none of the bias,
-    activation, loss or optimizer work. The gradients are carried out.
-    """
+    """A scan of ``step_matmuls`` over the batches ``xb``, the floor under any step
+    (the gradients are carried out, so none is dead code)."""
 
     def body(_, x):
-        hs = [x]
-        for w in weights:
-            hs.append(hs[-1] @ w)
-        d, grads = hs[-1], []
-        for i in reversed(range(len(weights))):
-            grads.append(hs[i].T @ d)
-            if i:
-                d = d @ weights[i].T
-        return grads[::-1], None
+        return step_matmuls(weights, x), None
 
     init = [jnp.zeros_like(w) for w in weights]
     return jax.lax.scan(body, init, xb)[0]
+
+
+def numpy_matmuls(weights, xb) -> Callable[[], list]:
+    """A thunk: ``step_matmuls`` over the batches ``xb`` in NumPy, from Python, with
+    its BLAS on one thread when threadpoolctl can set it (else its default).
+
+    The same GEMMs outside XLA. Each of them also pays NumPy's ~1 µs of Python per
+    call, so their time is an upper bound on the BLAS kernels'.
+    """
+    ws = [np.asarray(w) for w in weights]
+    xs = np.asarray(xb)
+
+    def run():
+        for x in xs:
+            grads = step_matmuls(ws, x)
+        return grads
+
+    setter = _peers.thread_setter("numpy")
+    return run if setter is None else _peers.threads_thunk(run, setter[0], 1)
+
+
+def after_idle(thunk, idle_s: float, repeats: int) -> list[float]:
+    """Seconds of ``thunk``, each call timed after ``idle_s`` of sleep.
+
+    What a call pays when it starts on an idle machine (clocks, caches, a sleeping
+    worker thread), as a timed epoch does when it follows another implementation's.
+    """
+    samples = []
+    for _ in range(repeats):
+        time.sleep(idle_s)
+        samples.append(timed(thunk))
+    return samples
 
 
 def _peer_thunks(net, state0, ds, batch_size: int, seed: int):
@@ -194,7 +237,10 @@ def breakdown(model, loss, net, state, ds, *, repeats: int = 30, seed: int = 0) 
     optimizer update and ``apply_updates``; ``epoch.run``: the real scanned epoch
     (adds the step keys, the finiteness check and the gradient norm); ``epoch``:
     the whole jitted epoch (adds the shuffle); ``epoch.shuffle``: the shuffle alone,
-    as its own jitted call.
+    as its own jitted call. Two controls, not part of the chain: on CPU,
+    ``matmuls alone, NumPy``: the same matmuls by NumPy's BLAS (``numpy_matmuls``);
+    and ``epoch after idle``: the whole epoch, each call after ``IDLE_S`` of sleep
+    (``after_idle``, timed after the interleaved rounds).
     """
     from jaxnn import backprop
 
@@ -226,6 +272,11 @@ def breakdown(model, loss, net, state, ds, *, repeats: int = 30, seed: int = 0) 
     weights = [jnp.asarray(layer["w"]) for layer in _nets.layer_arrays(net, p)]
     thunks = {
         "matmuls alone": lambda: scan_matmuls(weights, xb),
+        **(
+            {"matmuls alone, NumPy": numpy_matmuls(weights, xb)}
+            if jax.default_backend() == "cpu"
+            else {}
+        ),
         "value_and_grad": lambda: scan_vg(p, ms, xb, yb),
         "+ adam": lambda: scan_adam(p, ms, os_, xb, yb),
         "epoch.run": lambda: epoch.run(state, xb, yb),
@@ -233,12 +284,28 @@ def breakdown(model, loss, net, state, ds, *, repeats: int = 30, seed: int = 0) 
         "epoch.shuffle": lambda: epoch.shuffle(state, ds.x_train, ds.y_train),
     }
     samples = time_interleaved(thunks, repeats=repeats, warmup=2, seed=seed)
+    samples["epoch after idle"] = after_idle(thunks["epoch"], IDLE_S, repeats)
     steps = xb.shape[0]
     return {k: summarize(v).median / steps * 1e6 for k, v in samples.items()}
 
 
 def _accuracy(logits, labels) -> float:
     return float(np.mean(np.argmax(np.asarray(logits), -1) == np.asarray(labels)))
+
+
+def setup(seed: int = 0):
+    """``(dataset, run, net, state)``: digits split by ``seed``, jaxnn's model and loss
+    for it (``train.model_for``), the peers' description of the same network and
+    jaxnn's initial training state (Adam)."""
+    ds = data.load("digits", seed=seed)
+    run_ = train.model_for(ds, hidden=HIDDEN)
+    net = _nets.Net(
+        (*HIDDEN, ds.num_outputs), "relu", False, False, "softmax_cross_entropy"
+    )
+    state = train.init_state(
+        run_.model, optim.adam(LR), jax.random.key(seed), (ds.num_features,)
+    )
+    return ds, run_, net, state
 
 
 def run(
@@ -266,14 +333,7 @@ def run(
       sweep_epochs: timed epochs per implementation and batch size in the sweep.
       seed: seeds data split, initialisation and shuffles.
     """
-    ds = data.load("digits", seed=seed)
-    run_ = train.model_for(ds, hidden=HIDDEN)
-    net = _nets.Net(
-        (*HIDDEN, ds.num_outputs), "relu", False, False, "softmax_cross_entropy"
-    )
-    state0 = train.init_state(
-        run_.model, optim.adam(LR), jax.random.key(seed), (ds.num_features,)
-    )
+    ds, run_, net, state0 = setup(seed)
     num_batches = ds.x_train.shape[0] // BATCH
     examples = num_batches * BATCH
 

@@ -19,7 +19,15 @@ import pytest
 # has only tests/, and benchmarks/ is not an installed package.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks import _peers, _report, _timing, backprop, fd_scaling, memory  # noqa: E402
+from benchmarks import (  # noqa: E402
+    _peers,
+    _report,
+    _timing,
+    backprop,
+    fd_scaling,
+    memory,
+    throughput,
+)
 from benchmarks._timing import fit_exponent, ratio_stats, summarize  # noqa: E402
 from benchmarks.cells import (  # noqa: E402
     CONTROLS,
@@ -540,3 +548,37 @@ def test_memory_compiles_for_a_given_device_as_for_the_default(monkeypatch, tmp_
     finally:
         jax.config.update("jax_platforms", platforms)
     assert seen["config"] == config.read_text() and seen["device"] is cpu
+
+
+def test_throughput_breakdown_has_its_chain_and_two_controls():
+    """Every row of the breakdown is a positive, finite µs per step; the NumPy control
+    runs on CPU (this suite's backend) and the idle control comes last. No timing is
+    compared."""
+    ds, run_, net, state = throughput.setup(0)
+    parts = throughput.breakdown(run_.model, run_.loss, net, state, ds, repeats=2)
+    assert list(parts) == [
+        "matmuls alone",
+        "matmuls alone, NumPy",
+        "value_and_grad",
+        "+ adam",
+        "epoch.run",
+        "epoch",
+        "epoch.shuffle",
+        "epoch after idle",
+    ]
+    assert all(math.isfinite(v) and v > 0 for v in parts.values())
+
+
+def test_numpy_matmuls_compute_what_scan_matmuls_computes(getkey):
+    """float32: the NumPy control's last-batch weight gradients equal the scan's
+    (``scan_matmuls`` carries the last batch's out) to 1e-5 of their largest entry,
+    so both time the same GEMMs."""
+    sizes = [(16, 32), (32, 8), (8, 4)]
+    weights = [jax.random.normal(getkey(), s, jnp.float32) for s in sizes]
+    xb = jax.random.normal(getkey(), (3, 5, 16), jnp.float32)
+    ours = throughput.numpy_matmuls(weights, xb)()
+    theirs = throughput.scan_matmuls(weights, xb)
+    assert [g.shape for g in ours] == sizes
+    for a, b in zip(ours, theirs, strict=True):
+        # Relative to the largest entry: float32 sums in another order.
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * float(np.abs(b).max()))
