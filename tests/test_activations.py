@@ -491,3 +491,73 @@ def test_get_accepts_numpy_ints_and_bools_as_jax_nn_does():
         activations.get("softmax", axis=np.bool_(True))
     with pytest.raises(TypeError, match=r"bool.*approximate=np.int64\(1\)"):
         activations.get("gelu", approximate=np.int64(1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_both_sigmoid_derivative_forms_keep_relative_accuracy(dtype):
+    """float32 and float64: the default σ' and the division-free form that CUDA
+    float32 lowers both equal jax.vjp where σ(z) keeps its digits, and the exact
+    e^−|z|/(1 + e^−|z|)² to a few ulps out to |z| = 80, where jax.grad's
+    σ(1 − σ) has rounded to 0 (|z| ≳ 17 in float32, ≳ 37 in float64)."""
+    z = np.concatenate([np.linspace(-8, 8, 33), [17, -17, 30, -30, 45, -45, 80, -80]])
+    zz = jnp.asarray(z, dtype)
+    e = np.exp(-np.abs(z))
+    exact = e / (1 + e) ** 2
+    moderate = np.abs(z) <= 8
+    auto = jax.vjp(jax.nn.sigmoid, zz)[1](jnp.ones_like(zz))[0]
+    for prime in (activations._sigmoid_prime, activations._sigmoid_prime_tanh):
+        got = prime(zz)
+        assert got.dtype == dtype
+        assert rel_err(got[moderate], auto[moderate]) <= RTOL_VJP[dtype]
+        np.testing.assert_allclose(got, exact, rtol=8 * np.finfo(dtype).eps)
+
+
+def test_sigmoid_division_free_form_matches_finite_differences():
+    """float64: d/dz σ by central differences (h = 1e-6) equals the CUDA float32
+    form's σ', evaluated in float64, over z in [−20, 20]. The differences are taken
+    at −|z| (σ' is even), where σ is small and keeps its digits."""
+    z = jnp.linspace(-20.0, 20.0, 41, dtype=jnp.float64)
+    h, left = 1e-6, -jnp.abs(z)
+    fd = (jax.nn.sigmoid(left + h) - jax.nn.sigmoid(left - h)) / (2 * h)
+    np.testing.assert_allclose(
+        activations._sigmoid_prime_tanh(z), fd, rtol=1e-7, atol=1e-15
+    )
+
+
+def test_sigmoid_backward_lowers_each_backends_form():
+    """jax.export lowers for a platform without its device: CUDA float32 gets the
+    division-free σ', CUDA bfloat16 and every other backend the default one (the ops
+    of the lowered modules, without the constant-index ``case`` platform_dependent
+    leaves)."""
+
+    def ops(fn, platform, dtype):
+        z = jnp.ones((4, 3), dtype)
+        module = jax.export.export(jax.jit(fn), platforms=[platform])(z, z)
+        found = re.findall(r"stablehlo\.\w+", module.mlir_module())
+        skip = {"stablehlo.case", "stablehlo.return", "stablehlo.constant"}
+        return sorted(op for op in found if op not in skip)
+
+    sigmoid = activations.get("sigmoid")
+
+    def backward(z, dy):
+        return sigmoid.backward(z, sigmoid.forward(z), dy)
+
+    def tanh_form(z, dy):
+        return dy * activations._sigmoid_prime_tanh(z)
+
+    def default_form(z, dy):
+        return dy * activations._sigmoid_prime(z)
+
+    f32, bf16 = jnp.float32, jnp.bfloat16
+    assert ops(tanh_form, "cpu", f32) != ops(default_form, "cpu", f32)
+    for platform, dtype, form in [
+        ("cuda", f32, tanh_form),
+        ("cuda", bf16, default_form),
+        ("cpu", f32, default_form),
+        ("rocm", f32, default_form),
+        ("tpu", f32, default_form),
+    ]:
+        assert ops(backward, platform, dtype) == ops(form, platform, dtype), (
+            platform,
+            dtype,
+        )
