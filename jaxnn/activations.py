@@ -287,10 +287,11 @@ def _sigmoid_bwd(z, y, dy):
     dtype at lowering by what XLA makes of them (temp bytes against ``jax.grad``'s,
     compiled for an H100 and for this project's 2-core CPU): XLA:GPU fuses the
     default form's kernel (``exp`` and a division) with each layer's bias sum into a
-    multi-output kernel, +256 B per layer at 4×4096×4096 float32; CUDA float32 gets
-    the division-free form, which it does not (0 B there, −272 B at 2×64×32), while
-    in bfloat16 that form kept +14.7 MB at 3×1024×512; so the other dtypes on CUDA,
-    and every other backend, keep the default form.
+    multi-output kernel (+784 and +1 024 B at 4×4096×4096 float32, softmax-CE and
+    MSE: a 256-byte tuple table per such kernel); CUDA float32 gets the
+    division-free form, which it does not (0 B there, −272 B at 2×64×32), while in
+    bfloat16 that form kept +14.7 MB at 3×1024×512; so the other dtypes on CUDA, and
+    every other backend, keep the default form.
     """
     del y
     return jax.lax.platform_dependent(
