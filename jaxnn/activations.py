@@ -269,13 +269,9 @@ def _sigmoid_prime_tanh(z):
     return jnp.exp(-a) * jnp.square(r)
 
 
-def _sigmoid_bwd_cuda(z, dy):
-    prime = _sigmoid_prime_tanh if z.dtype == jnp.float32 else _sigmoid_prime
-    return dy * prime(z)
-
-
-def _sigmoid_bwd_default(z, dy):
-    return dy * _sigmoid_prime(z)
+def _sigmoid_prime_cuda(z):
+    """CUDA's σ': the division-free form in float32, the default in other dtypes."""
+    return _sigmoid_prime_tanh(z) if z.dtype == jnp.float32 else _sigmoid_prime(z)
 
 
 def _sigmoid_bwd(z, y, dy):
@@ -294,9 +290,10 @@ def _sigmoid_bwd(z, y, dy):
     every other backend, keep the default form.
     """
     del y
-    return jax.lax.platform_dependent(
-        z, dy, cuda=_sigmoid_bwd_cuda, default=_sigmoid_bwd_default
+    prime = jax.lax.platform_dependent(
+        z, cuda=_sigmoid_prime_cuda, default=_sigmoid_prime
     )
+    return dy * prime
 
 
 def _tanh_bwd(z, y, dy):
