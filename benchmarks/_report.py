@@ -219,6 +219,14 @@ def _ratio(r) -> str:
     return "—" if r is None else f"{r['median']:.3f} ±{r['iqr'] / 2:.3f}"
 
 
+def _cores_text(host: dict) -> str:
+    """``"2 cores"``, or ``"2 cores, 1 usable"`` for a run pinned to fewer."""
+    cores, usable = host["cores"], host.get("usable_cores")
+    if usable is None or usable == cores:
+        return f"{cores} cores"
+    return f"{cores} cores, {usable} usable by the run"
+
+
 def markdown(results: dict) -> str:
     """``results.md``: machine, targets, and one table per benchmark."""
     s = results["summary"]
@@ -228,7 +236,7 @@ def markdown(results: dict) -> str:
         f"- device: **{results['device']}** (backend `{results['backend']}`), "
         f"jax {results['jax_version']}, jaxlib {results['jaxlib_version']}, "
         f"numpy {results['numpy_version']}, torch {results.get('torch_version') or '—'}",
-        f"- host: {results['host']['cpu']}, {results['host']['cores']} cores; load "
+        f"- host: {results['host']['cpu']}, {_cores_text(results['host'])}; load "
         f"average {results['host']['load_start']} at start, "
         f"{results['host']['load_end']} at end",
         f"- grid `{results['grid']}`{_range_text(results)}, dtypes "

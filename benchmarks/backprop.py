@@ -155,6 +155,15 @@ def _load() -> str:
         return "unknown"
 
 
+def _usable_cores() -> int | None:
+    """The CPUs this process may run on (``taskset``, cgroups' cpusets), where the
+    OS says; XLA sizes its CPU thread pool by it unless ``NPROC`` is set."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
 def environment() -> dict:
     """Device, backend, versions and host: what every result is read against."""
     dev = jax.devices()[0]
@@ -172,11 +181,15 @@ def environment() -> dict:
         "host": {
             "cpu": _cpu_name(),
             "cores": os.cpu_count(),
+            "usable_cores": _usable_cores(),
             "machine": platform.machine(),
             "system": platform.platform(),
             "load_start": _load(),
         },
-        "env": {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_WAIT_POLICY")},
+        "env": {
+            k: os.environ.get(k)
+            for k in ("XLA_FLAGS", "OMP_WAIT_POLICY", "NPROC", "PJRT_NPROC")
+        },
         "async_dispatch": config_flag("jax_cpu_enable_async_dispatch"),
     }
 

@@ -6,6 +6,7 @@ positive and finite, and that the Markdown and PNG files exist and are valid.
 
 import json
 import math
+import os
 import pathlib
 import sys
 
@@ -193,6 +194,8 @@ def _check_json_schema(res, out):
         assert 0 <= s[key] <= len(TINY_GRID), key
     for key in ("dispatch", "throughput", "fd_scaling", "peak_matmul"):
         assert saved[key], key
+    if hasattr(os, "sched_getaffinity"):
+        assert saved["host"]["usable_cores"] == len(os.sched_getaffinity(0))
     assert saved["dispatch"]["sync"]["per_call_us"]["manual"]["median"] > 0
     assert saved["dispatch"]["sync"]["async_dispatch"] is False
     # The dispatch target is a ratio like the others: pair by pair within the rounds.
@@ -477,6 +480,23 @@ def test_markdown_shows_unreported_temp_bytes_as_missing_not_zero():
     )
     autodiff = cell["variants"]["autodiff"]["analysis"]["temp_bytes"] / 1024
     assert f"| —/{_report._fmt(autodiff, 4)} |" in row
+
+
+def test_markdown_names_a_run_pinned_to_fewer_cores():
+    """A run under ``taskset`` says so in ``results.md``: its times are not the
+    machine's default configuration's (XLA's thread pool follows the affinity)."""
+    import copy
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    path = root / "benchmarks" / "results" / "cpu" / "results.json"
+    results = copy.deepcopy(json.loads(path.read_text()))  # read only
+    results["host"]["cores"] = 2
+    results["host"]["usable_cores"] = 1
+    assert "2 cores, 1 usable by the run;" in _report.markdown(results)
+    results["host"]["usable_cores"] = 2
+    assert "2 cores;" in _report.markdown(results)
+    del results["host"]["usable_cores"]  # results written before it was recorded
+    assert "2 cores;" in _report.markdown(results)
 
 
 def test_write_json_is_atomic_and_leaves_no_temporary(tmp_path, monkeypatch):
