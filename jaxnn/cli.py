@@ -512,7 +512,11 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="differential self-test of every backward rule"
     )
     check.add_argument(
-        "--dtype", choices=("float32", "float64", "both"), default="both"
+        "--dtype",
+        choices=("float32", "float64", "both"),
+        default="both",
+        help="the rows' dtype; float64 rows also compare with finite differences; "
+        "default: %(default)s",
     )
     check.add_argument(
         "--json", type=_path, metavar="FILE", help="also write the rows as JSON"
@@ -522,23 +526,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_check)
 
-    tr = sub.add_parser("train", help="train an MLP on a bundled data set")
-    tr.add_argument("--data", default="digits", choices=_data_names())
-    tr.add_argument(
-        "--hidden", type=_hidden_sizes, default=(128, 64), help="e.g. 128,64"
+    tr = sub.add_parser(
+        "train",
+        help="train an MLP on a bundled data set",
+        description="Train an MLP on a bundled data set: a gradient check on the "
+        "first batch, then one jitted call per epoch; OUT/metrics.json and "
+        "OUT/training.png at the end.",
     )
-    tr.add_argument("--activation", default="relu", choices=_activation_names())
+    tr.add_argument(
+        "--data", default="digits", choices=_data_names(), help="default: %(default)s"
+    )
+    tr.add_argument(
+        "--hidden",
+        type=_hidden_sizes,
+        default=(128, 64),
+        help="hidden layer widths, comma-separated; default: 128,64",
+    )
+    tr.add_argument(
+        "--activation",
+        default="relu",
+        choices=_activation_names(),
+        help="of every hidden layer; default: %(default)s",
+    )
     tr.add_argument(
         "--init",
         default=None,
         choices=_initializer_names(),
         help="default: He for ReLU-like, Xavier for sigmoid/tanh",
     )
-    tr.add_argument("--batch-norm", action="store_true")
-    tr.add_argument("--residual", action="store_true")
-    tr.add_argument("--dropout", type=_finite_float, default=0.0)
-    tr.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    tr.add_argument("--lr", type=_positive(float), default=1e-3)
+    tr.add_argument(
+        "--batch-norm", action="store_true", help="batch_norm after each hidden dense"
+    )
+    tr.add_argument(
+        "--residual",
+        action="store_true",
+        help="y = block(x) + x around each hidden block after the first whose "
+        "input has its width",
+    )
+    tr.add_argument(
+        "--dropout",
+        type=_finite_float,
+        default=0.0,
+        help="dropout rate after each hidden activation, in [0, 1); default: 0",
+    )
+    tr.add_argument(
+        "--optimizer",
+        default="adam",
+        choices=OPTIMIZERS,
+        help="default: %(default)s (adamw: decoupled weight decay)",
+    )
+    tr.add_argument(
+        "--lr",
+        type=_positive(float),
+        default=1e-3,
+        help="learning rate, the peak of a schedule; default: %(default)s",
+    )
     tr.add_argument(
         "--momentum",
         type=_finite_float,
@@ -549,25 +591,110 @@ def build_parser() -> argparse.ArgumentParser:
         "momentum %(default)s unless --momentum 0",
     )
     tr.add_argument(
-        "--decay", type=_finite_float, default=0.9, action=_Given, help="β of rmsprop"
+        "--decay",
+        type=_finite_float,
+        default=0.9,
+        action=_Given,
+        help="β of rmsprop; default: %(default)s",
     )
-    tr.add_argument("--b1", type=_finite_float, default=0.9, action=_Given)
-    tr.add_argument("--b2", type=_finite_float, default=0.999, action=_Given)
-    tr.add_argument("--eps", type=_finite_float, default=1e-8, action=_Given)
-    tr.add_argument("--weight-decay", type=_finite_float, default=1e-4, action=_Given)
-    tr.add_argument("--schedule", default="constant", choices=SCHEDULES)
     tr.add_argument(
-        "--clip", type=_positive(float), default=None, help="clip by global norm"
+        "--b1",
+        type=_finite_float,
+        default=0.9,
+        action=_Given,
+        help="β₁ of adam and adamw; default: %(default)s",
     )
-    tr.add_argument("--epochs", type=_non_negative_int, default=20)
-    tr.add_argument("--batch-size", type=_positive(int), default=64)
-    tr.add_argument("--backward", default="manual", choices=("manual", "autodiff"))
-    tr.add_argument("--seed", type=_seed, default=0)
-    tr.add_argument("--devices", type=_positive(int), default=None)
-    tr.add_argument("--checkpoint-dir", type=_path, default=None)
-    tr.add_argument("--resume", action="store_true")
-    tr.add_argument("--out", type=_path, default="runs/train")
-    tr.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    tr.add_argument(
+        "--b2",
+        type=_finite_float,
+        default=0.999,
+        action=_Given,
+        help="β₂ of adam and adamw; default: %(default)s",
+    )
+    tr.add_argument(
+        "--eps",
+        type=_finite_float,
+        default=1e-8,
+        action=_Given,
+        help="ε of rmsprop, adam and adamw; default: %(default)s",
+    )
+    tr.add_argument(
+        "--weight-decay",
+        type=_finite_float,
+        default=1e-4,
+        action=_Given,
+        help="λ of adamw; default: %(default)s",
+    )
+    tr.add_argument(
+        "--schedule",
+        default="constant",
+        choices=SCHEDULES,
+        help="of the learning rate: step halves it three times over the run, "
+        "exponential by 0.9 per epoch (continuously), cosine decays it to 0 over "
+        "the run, warmup_cosine rises from 0 over the first epoch (at most half "
+        "the run) and decays to lr/100; default: %(default)s",
+    )
+    tr.add_argument(
+        "--clip",
+        type=_positive(float),
+        default=None,
+        help="clip the gradients' global norm to this value; default: no clipping",
+    )
+    tr.add_argument(
+        "--epochs", type=_non_negative_int, default=20, help="default: %(default)s"
+    )
+    tr.add_argument(
+        "--batch-size",
+        type=_positive(int),
+        default=64,
+        help="examples per step; an epoch drops the last partial batch; "
+        "default: %(default)s",
+    )
+    tr.add_argument(
+        "--backward",
+        default="manual",
+        choices=("manual", "autodiff"),
+        help="hand-written backprop or jax.grad; default: %(default)s",
+    )
+    tr.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seeds the data split, initialisation, shuffles and dropout; "
+        "default: %(default)s",
+    )
+    tr.add_argument(
+        "--devices",
+        type=_positive(int),
+        default=None,
+        help="data-parallel over this many devices (the batch size must divide "
+        "by it); default: one device, no mesh",
+    )
+    tr.add_argument(
+        "--checkpoint-dir",
+        type=_path,
+        default=None,
+        help="save a checkpoint after every epoch here (the newest 3 kept); "
+        "default: none",
+    )
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the newest checkpoint in --checkpoint-dir; every option "
+        "but --epochs, --out and --devices must be those of the run that wrote it",
+    )
+    tr.add_argument(
+        "--out",
+        type=_path,
+        default="runs/train",
+        help="directory for metrics.json and training.png; default: %(default)s",
+    )
+    tr.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="of the data, parameters and training; default: %(default)s",
+    )
     tr.set_defaults(func=cmd_train, given=())
 
     dg = sub.add_parser(
@@ -576,7 +703,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dg.add_argument("--quick", action="store_true", help="a small grid (seconds)")
     dg.add_argument(
-        "--out", type=_path, default="runs/diagnose", help="output directory"
+        "--out",
+        type=_path,
+        default="runs/diagnose",
+        help="output directory; default: %(default)s",
     )
     dg.set_defaults(func=cmd_diagnose)
     return parser

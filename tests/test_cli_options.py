@@ -200,3 +200,43 @@ def test_the_table_of_optimizer_options_matches_what_build_optimizer_uses():
                 optimizer,
                 flag,
             )
+
+
+def test_every_option_has_help_and_train_options_state_their_defaults():
+    """``jaxnn CMD --help`` is the reference for its options: each says what it
+    does, and each with a default names it (the flags default to off)."""
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        for action in sub._actions:
+            if action.dest == "help":
+                continue
+            assert action.help, (name, action.option_strings)
+            if action.default not in (False, None):
+                assert "default" in action.help, action.option_strings
+
+
+@pytest.mark.parametrize(
+    "schedule, epochs, expected",
+    [
+        # step: halved three times over the run (80 steps: at 20, 40 and 60).
+        ("step", 8, {0: 1.0, 19: 1.0, 20: 0.5, 40: 0.25, 60: 0.125, 79: 0.125}),
+        # exponential: × 0.9 per epoch of 10 steps, continuously.
+        ("exponential", 8, {0: 1.0, 5: 0.9**0.5, 10: 0.9, 30: 0.9**3}),
+        # cosine: from lr to 0 over the run.
+        ("cosine", 8, {0: 1.0, 40: 0.5, 80: 0.0}),
+        # warmup_cosine: 0 → lr over the first epoch, then down to lr/100.
+        ("warmup_cosine", 8, {0: 0.0, 5: 0.5, 10: 1.0, 80: 0.01}),
+        # ... warming up over at most half the run (10 steps: 5).
+        ("warmup_cosine", 1, {0: 0.0, 5: 1.0, 10: 0.01}),
+        ("constant", 8, {0: 1.0, 80: 1.0}),
+    ],
+)
+def test_schedules_do_what_the_help_says(schedule, epochs, expected):
+    args = cli.build_parser().parse_args(
+        ["train", "--lr", "1", "--schedule", schedule, "--epochs", str(epochs)]
+    )
+    lr = cli._learning_rate(args, steps_per_epoch=10)
+    for step, value in expected.items():
+        got = lr if isinstance(lr, float) else float(lr(step))
+        assert got == pytest.approx(value, rel=1e-6, abs=1e-7), (schedule, step)
