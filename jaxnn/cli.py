@@ -285,6 +285,24 @@ def ignored_options(args) -> list[str]:
     ]
 
 
+def _check_optimizer_options(args) -> None:
+    """Check the options ``--optimizer`` uses, by their flags' names: the optimizers'
+    own messages name their parameters (``beta`` for ``--momentum``)."""
+    from jaxnn.optim import _validate
+
+    check = {
+        "momentum": _validate.unit_interval,
+        "decay": _validate.unit_interval,
+        "b1": _validate.unit_interval,
+        "b2": _validate.unit_interval,
+        "eps": _validate.non_negative,
+        "weight_decay": _validate.non_negative,
+    }
+    for dest, users in OPTIMIZER_OPTIONS.items():
+        if args.optimizer in users:
+            check[dest](f"--{dest.replace('_', '-')}", getattr(args, dest))
+
+
 def build_optimizer(args, steps_per_epoch: int):
     """The optimizer the options describe, with clipping and schedule."""
     from jaxnn import optim
@@ -336,6 +354,7 @@ def cmd_train(args) -> int:
             f"{args.optimizer}; ignored",
             file=sys.stderr,
         )
+    _check_optimizer_options(args)
     dtype = jnp.dtype(args.dtype)
     dataset = data.load(args.data, seed=args.seed, dtype=dtype)
     n_train = dataset.x_train.shape[0]

@@ -240,3 +240,31 @@ def test_schedules_do_what_the_help_says(schedule, epochs, expected):
     for step, value in expected.items():
         got = lr if isinstance(lr, float) else float(lr(step))
         assert got == pytest.approx(value, rel=1e-6, abs=1e-7), (schedule, step)
+
+
+@pytest.mark.parametrize(
+    "optimizer, flag, value, expected",
+    [
+        ("sgd", "--momentum", "1.5", "a number in [0, 1)"),
+        ("momentum", "--momentum", "-0.5", "a number in [0, 1)"),
+        ("rmsprop", "--decay", "2", "a number in [0, 1)"),
+        ("adam", "--b1", "1", "a number in [0, 1)"),
+        ("adamw", "--b2", "-0.1", "a number in [0, 1)"),
+        ("rmsprop", "--eps", "-1", "a finite number >= 0"),
+        ("adamw", "--weight-decay", "-1", "a finite number >= 0"),
+    ],
+)
+def test_out_of_range_optimizer_options_exit_2_naming_the_flag(
+    monkeypatch, tmp_path, capsys, optimizer, flag, value, expected
+):
+    """``--optimizer momentum --momentum -0.5`` was refused as "beta must be ...",
+    the optimizer's parameter, which the command line does not have."""
+    from jaxnn import data
+
+    monkeypatch.setattr(data, "load", lambda *a, **k: pytest.fail("data was loaded"))
+    argv = ["train", "--optimizer", optimizer, flag, value, "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"jaxnn: error: {flag} must be {expected}; got {flag}=" in err, err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
