@@ -266,6 +266,21 @@ OPTIMIZER_OPTIONS = {
 }
 
 
+# The other optimizer settings' defaults and symbols (``--momentum``'s help is longer).
+_OPTIMIZER_SETTINGS = {
+    "decay": (0.9, "β"),
+    "b1": (0.9, "β₁"),
+    "b2": (0.999, "β₂"),
+    "eps": (1e-8, "ε"),
+    "weight_decay": (1e-4, "λ"),
+}
+
+
+def _and(names) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if names[1:] else names)
+
+
 class _Given(argparse.Action):
     """Store the value and record the option as given on the command line
     (``args.given``), so that a setting the chosen optimizer ignores can be named."""
@@ -609,41 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(EMA of the gradients); default %(default)s, so --optimizer sgd has "
         "momentum %(default)s unless --momentum 0",
     )
-    tr.add_argument(
-        "--decay",
-        type=_finite_float,
-        default=0.9,
-        action=_Given,
-        help="β of rmsprop; default: %(default)s",
-    )
-    tr.add_argument(
-        "--b1",
-        type=_finite_float,
-        default=0.9,
-        action=_Given,
-        help="β₁ of adam and adamw; default: %(default)s",
-    )
-    tr.add_argument(
-        "--b2",
-        type=_finite_float,
-        default=0.999,
-        action=_Given,
-        help="β₂ of adam and adamw; default: %(default)s",
-    )
-    tr.add_argument(
-        "--eps",
-        type=_finite_float,
-        default=1e-8,
-        action=_Given,
-        help="ε of rmsprop, adam and adamw; default: %(default)s",
-    )
-    tr.add_argument(
-        "--weight-decay",
-        type=_finite_float,
-        default=1e-4,
-        action=_Given,
-        help="λ of adamw; default: %(default)s",
-    )
+    for dest, (default, symbol) in _OPTIMIZER_SETTINGS.items():
+        users = OPTIMIZER_OPTIONS[dest]
+        tr.add_argument(
+            f"--{dest.replace('_', '-')}",
+            type=_finite_float,
+            default=default,
+            action=_Given,
+            help=f"{symbol} of {_and(users)}; default: %(default)s",
+        )
     tr.add_argument(
         "--schedule",
         default="constant",
