@@ -649,7 +649,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="clip the gradients' global norm to this value; default: no clipping",
     )
     tr.add_argument(
-        "--epochs", type=_non_negative_int, default=20, help="default: %(default)s"
+        "--epochs",
+        type=_non_negative_int,
+        default=20,
+        help="epochs to train; with --resume the total, counting the checkpoint's; "
+        "default: %(default)s",
     )
     tr.add_argument(
         "--batch-size",
