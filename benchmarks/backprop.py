@@ -1,6 +1,7 @@
 """Manual backprop vs autodiff (and peers): time, compile time, memory, FLOPs.
 
     python -m benchmarks.backprop [--quick] [--grid auto|quick|cpu|gpu] [--out DIR]
+    python -m benchmarks.backprop --skip grid,dispatch,fd --out DIR  # throughput alone
 
 Writes ``DIR/results.json`` (device, versions, every figure, and a ``summary``),
 ``DIR/results.md`` and PNG plots. The same script runs on CPU, GPU or TPU: ``--grid
@@ -37,6 +38,8 @@ from benchmarks.cells import Cell, Settings
 from jaxnn.checkpoint import _write_atomically
 
 SCHEMA_VERSION = 1
+# The parts ``--skip`` can leave out.
+SKIPPABLE = ("grid", "dispatch", "throughput", "fd")
 
 
 def _product(shapes, variants, losses, dtypes) -> list[Cell]:
@@ -268,7 +271,8 @@ def run(
     if isinstance(grid, str):
         grid_name, cell_list = grid_for(grid, backend)
     else:
-        grid_name, cell_list = "custom", list(grid)
+        cell_list = list(grid)
+        grid_name = "custom" if cell_list else "none"
     total = len(cell_list)
     first, cell_list = select_cells(cell_list, cells_range, grid_name)
     dtypes = sorted({c.dtype for c in cell_list}) or ["float32"]
@@ -453,7 +457,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated parts to skip: dispatch,throughput,fd",
+        help="comma-separated parts to skip: " + ",".join(SKIPPABLE) + " (the peak "
+        "matmul always runs; --skip grid,dispatch,fd times the throughput part alone)",
     )
     args = parser.parse_args(argv)
     kwargs = dict(QUICK) if args.quick else {}
@@ -470,16 +475,28 @@ def main(argv=None) -> int:
     if args.cells is not None:
         kwargs["cells_range"] = args.cells
     skip = {s for s in args.skip.split(",") if s}
-    unknown = skip - {"dispatch", "throughput", "fd"}
+    unknown = skip - set(SKIPPABLE)
     if unknown:
         parser.error(f"unknown --skip part(s) {sorted(unknown)}")
+    if "grid" in skip:
+        given = [
+            flag
+            for flag, value in (
+                ("--grid", args.grid),
+                ("--cells", args.cells),
+                ("--grid-budget", args.grid_budget),
+            )
+            if value is not None
+        ]
+        if given:
+            parser.error(f"--skip grid leaves no grid for {', '.join(given)}")
     if "dispatch" in skip:
         kwargs["dispatch_repeats"] = None
     if "throughput" in skip:
         kwargs["throughput_epochs"] = None
     if "fd" in skip:
         kwargs["fd_sizes"] = None
-    grid = args.grid or ("quick" if args.quick else "auto")
+    grid = [] if "grid" in skip else args.grid or ("quick" if args.quick else "auto")
     results = run(
         grid,
         out=args.out,

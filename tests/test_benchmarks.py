@@ -291,6 +291,39 @@ def test_cli_rejects_unknown_part():
     assert exc.value.code == 2
 
 
+def test_cli_skips_the_grid_and_refuses_grid_options_then(monkeypatch, tmp_path):
+    """``--skip grid`` runs the other parts alone (the committed throughput-only runs);
+    an option that selects cells of the skipped grid is an error, not ignored."""
+    seen = {}
+
+    def fake_run(grid, **kwargs):
+        seen.update(grid=grid, **kwargs)
+        return {"plots": [], "summary": dict.fromkeys(_report.SUMMARY_KEYS)}
+
+    monkeypatch.setattr(backprop, "run", fake_run)
+    assert backprop.main(["--skip", "grid,dispatch,fd", "--out", str(tmp_path)]) == 0
+    assert seen["grid"] == []
+    assert seen["dispatch_repeats"] is None and seen["fd_sizes"] is None
+    assert "throughput_epochs" not in seen  # run's default: timed
+    for extra in (["--grid", "cpu"], ["--cells", "0:2"], ["--grid-budget", "5"]):
+        with pytest.raises(SystemExit) as exc:
+            backprop.main(["--skip", "grid", *extra])
+        assert exc.value.code == 2, extra
+
+
+def test_a_run_without_a_grid_says_so():
+    res = backprop.run(
+        [],
+        peak_sizes=(64,),
+        peak_repeats=2,
+        throughput_epochs=None,
+        fd_sizes=None,
+        dispatch_repeats=None,
+    )
+    assert res["grid"] == "none" and res["cells"] == []
+    assert res["peak_matmul"]
+
+
 def test_fd_batch_size_is_bounded_per_backend():
     assert fd_scaling.fd_batch_size(100, "cpu") == 100
     assert fd_scaling.fd_batch_size(10**6, "cpu") == 1
