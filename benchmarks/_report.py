@@ -220,7 +220,8 @@ def _ratio(r) -> str:
 
 
 def _cores_text(host: dict) -> str:
-    """``"2 cores"``, or ``"2 cores, 1 usable"`` for a run pinned to fewer."""
+    """``"2 cores"``, or ``"2 cores, 1 usable by the run"`` for a run pinned to fewer
+    (``taskset``); results without ``usable_cores`` read as unpinned."""
     cores, usable = host["cores"], host.get("usable_cores")
     if usable is None or usable == cores:
         return f"{cores} cores"

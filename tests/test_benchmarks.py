@@ -496,14 +496,16 @@ def test_memory_counts_a_cell_without_sizes_as_not_at_or_below(monkeypatch, caps
     assert temp_le_count(r["memory"] for r in records) == 1
 
 
+def _committed_cpu_results() -> dict:
+    """The committed CPU run's ``results.json``, parsed afresh (the file is only read)."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    return json.loads((root / "benchmarks/results/cpu/results.json").read_text())
+
+
 def test_markdown_shows_unreported_temp_bytes_as_missing_not_zero():
     """``results.md`` shows ``—`` where ``results.json`` has no temp bytes (null),
     not 0 bytes, which would read as a cell that needs no temp memory at all."""
-    import copy
-
-    root = pathlib.Path(__file__).resolve().parents[1]
-    path = root / "benchmarks" / "results" / "cpu" / "results.json"
-    results = copy.deepcopy(json.loads(path.read_text()))  # read only
+    results = _committed_cpu_results()
     cell = results["cells"][0]
     cell["variants"]["manual"]["analysis"]["temp_bytes"] = None
     row = next(
@@ -518,11 +520,7 @@ def test_markdown_shows_unreported_temp_bytes_as_missing_not_zero():
 def test_markdown_names_a_run_pinned_to_fewer_cores():
     """A run under ``taskset`` says so in ``results.md``: its times are not the
     machine's default configuration's (XLA's thread pool follows the affinity)."""
-    import copy
-
-    root = pathlib.Path(__file__).resolve().parents[1]
-    path = root / "benchmarks" / "results" / "cpu" / "results.json"
-    results = copy.deepcopy(json.loads(path.read_text()))  # read only
+    results = _committed_cpu_results()
     results["host"]["cores"] = 2
     results["host"]["usable_cores"] = 1
     assert "2 cores, 1 usable by the run;" in _report.markdown(results)

@@ -8,8 +8,13 @@ import pytest
 from jaxnn import cli
 
 
+def _commands():
+    """The subcommands' parsers by name."""
+    return cli.build_parser()._subparsers._group_actions[0].choices
+
+
 def _train_parser():
-    return cli.build_parser()._subparsers._group_actions[0].choices["train"]
+    return _commands()["train"]
 
 
 def test_momentum_help_states_its_default_and_what_it_means_for_sgd(
@@ -205,9 +210,7 @@ def test_the_table_of_optimizer_options_matches_what_build_optimizer_uses():
 def test_every_option_has_help_and_train_options_state_their_defaults():
     """``jaxnn CMD --help`` is the reference for its options: each says what it
     does, and each with a default names it (the flags default to off)."""
-    parser = cli.build_parser()
-    commands = parser._subparsers._group_actions[0].choices
-    for name, sub in commands.items():
+    for name, sub in _commands().items():
         for action in sub._actions:
             if action.dest == "help":
                 continue
