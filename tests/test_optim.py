@@ -440,14 +440,14 @@ def test_chain_rejects_a_state_of_another_length(getkey):
 
 # (build, argument, printed value, valid range)
 BAD_CONFIG = [
-    (lambda: optim.sgd(-0.1), "learning_rate", "-0.1", "> 0"),
-    (lambda: optim.sgd(0.0), "learning_rate", "0.0", "> 0"),
+    (lambda: optim.sgd(-0.1), "learning_rate", "-0.1", ">= 0"),
+    (lambda: optim.sgd(-1e-30), "learning_rate", "-1e-30", ">= 0"),
     (lambda: optim.adam(float("nan")), "learning_rate", "nan", "finite"),
     (lambda: optim.rmsprop(float("inf")), "learning_rate", "inf", "finite"),
-    (lambda: optim.momentum(-1), "learning_rate", "-1", "> 0"),
-    (lambda: optim.adamw("fast"), "learning_rate", "'fast'", "> 0"),
-    (lambda: optim.sgd(np.ones(2)), "learning_rate", "array", "> 0"),
-    (lambda: optim.scale_by_learning_rate(-1e-3), "learning_rate", "-0.001", "> 0"),
+    (lambda: optim.momentum(-1), "learning_rate", "-1", ">= 0"),
+    (lambda: optim.adamw("fast"), "learning_rate", "'fast'", ">= 0"),
+    (lambda: optim.sgd(np.ones(2)), "learning_rate", "array", ">= 0"),
+    (lambda: optim.scale_by_learning_rate(-1e-3), "learning_rate", "-0.001", ">= 0"),
     (lambda: optim.sgd(0.1, momentum=1.0), "momentum", "1.0", "[0, 1)"),
     (lambda: optim.sgd(0.1, momentum=-0.1), "momentum", "-0.1", "[0, 1)"),
     (lambda: optim.momentum(0.1, beta=1.5), "beta", "1.5", "[0, 1)"),
@@ -472,17 +472,17 @@ BAD_CONFIG = [
     (lambda: optim.adam(nesterov="True"), "nesterov", "'True'", "bool"),
     (lambda: optim.scale_by_schedule(0.1), "step_size_fn", "0.1", "callable"),
     # Strings and NumPy bools are not numbers, though float() and np.ndim take them.
-    (lambda: optim.sgd("0.1"), "learning_rate", "'0.1'", "> 0"),
+    (lambda: optim.sgd("0.1"), "learning_rate", "'0.1'", ">= 0"),
     (lambda: optim.adam(b1="0.5"), "b1", "'0.5'", "[0, 1)"),
-    (lambda: optim.sgd(np.True_), "learning_rate", "True", "> 0"),
+    (lambda: optim.sgd(np.True_), "learning_rate", "True", ">= 0"),
     (lambda: optim.sgd(0.1, momentum=np.False_), "momentum", "False", "[0, 1)"),
     (lambda: optim.sgd(0.1, nesterov=True), "momentum", "None", "[0, 1)"),
     # Bool and complex 0-d arrays and scalars are not numbers either.
-    (lambda: optim.sgd(jnp.array(True)), "learning_rate", "Array(True", "> 0"),
+    (lambda: optim.sgd(jnp.array(True)), "learning_rate", "Array(True", ">= 0"),
     (lambda: optim.sgd(0.1, momentum=np.array(False)), "momentum", "False", "[0, 1)"),
-    (lambda: optim.adam(np.complex128(0.1 + 1j)), "learning_rate", "0.1+1j", "> 0"),
+    (lambda: optim.adam(np.complex128(0.1 + 1j)), "learning_rate", "0.1+1j", ">= 0"),
     (lambda: optim.adam(b1=np.complex64(0.5)), "b1", "0.5+0j", "[0, 1)"),
-    (lambda: optim.sgd(10**400), "learning_rate", "1000", "> 0"),
+    (lambda: optim.sgd(10**400), "learning_rate", "1000", ">= 0"),
     # Flags must be bools: a truthy "False" would mean True.
     (lambda: optim.rmsprop(0.1, eps_in_sqrt="False"), "eps_in_sqrt", "'False'", "bool"),
     (lambda: optim.scale_by_rms(eps_in_sqrt=None), "eps_in_sqrt", "None", "bool"),
@@ -511,6 +511,7 @@ def test_bad_config_raises_naming_argument_value_and_range(
 
 def test_valid_edge_configs_build():
     """The closed ends of the ranges are accepted."""
+    optim.sgd(0.0, momentum=0.0)
     optim.sgd(1e-12, momentum=0.0)
     optim.adam(1.0, b1=0.0, b2=0.0, eps=0.0)
     optim.adamw(optim.constant_schedule(0.1), weight_decay=0.0)
@@ -529,6 +530,58 @@ def test_traced_config_is_not_inspected():
         return tx.update(g, tx.init(g))[0]
 
     np.testing.assert_allclose(first_update(0.5, jnp.array([3.0])), [-0.5], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_inject_hyperparams_runs_eagerly_through_a_rate_of_zero(name, getkey):
+    """optax.inject_hyperparams hands the schedule's value over as a concrete
+    number at every step, outside jit too: a warmup from 0 and a decay to 0 must
+    run (they raised "learning_rate must be > 0" before), bit-identical to optax,
+    and the steps at rate 0 leave the parameters where they are."""
+    schedule = optax.linear_schedule(0.0, 0.1, 2)  # 0, 0.05, 0.1, 0.1, ...
+    decay = optax.linear_schedule(0.1, 0.0, 3)  # ..., 0 from step 3 on
+    params = normal_tree(getkey(), jnp.float64)
+    runs = []
+    for lib, apply in ((optim, optim.apply_updates), (optax, optax.apply_updates)):
+        history = []
+        for sched in (schedule, decay):
+            tx = optax.inject_hyperparams(getattr(lib, name))(learning_rate=sched)
+            p, state = params, tx.init(params)
+            for step in range(5):
+                grads = normal_tree(jax.random.key(step), jnp.float64)
+                updates, state = tx.update(grads, state, p)
+                p = apply(p, updates)
+                history.append(p)
+        runs.append(history)
+    assert_leaves_equal(*runs, 0)
+    ours = runs[0]
+    assert_leaves_equal(ours[0], params, 0)  # schedule(0) = 0: no move
+    assert_leaves_equal(ours[9], ours[8], 0)  # decay(4) = 0
+    assert not np.array_equal(ours[1]["stack"][0], params["stack"][0])
+
+
+def test_chain_passes_optax_extra_args_to_the_members_that_take_them(getkey):
+    """reduce_on_plateau needs ``value=``: jaxnn's chain forwards it to that
+    member, not to clip_by_global_norm (whose update has no ``**extra_args``), and
+    through adam (itself a chain) to none of adam's members; the run equals
+    optax.chain's, scale included (it drops once the loss stops falling)."""
+    params = normal_tree(getkey(), jnp.float64)
+    runs = []
+    for lib in (optim, optax):
+        tx = lib.chain(
+            lib.clip_by_global_norm(1.0),
+            lib.adam(0.01),
+            optax.contrib.reduce_on_plateau(patience=1, factor=0.5),
+        )
+        p, state, history = params, tx.init(params), []
+        for step, loss in enumerate([3.0, 2.0, 2.5, 2.6, 2.7, 1.0]):
+            grads = normal_tree(jax.random.key(step), jnp.float64)
+            updates, state = tx.update(grads, state, p, value=jnp.asarray(loss))
+            p = optax.apply_updates(p, updates)
+            history.append((p, state[-1].scale))
+        runs.append(history)
+    assert_leaves_equal(*runs, 0)
+    assert float(runs[0][-1][1]) < 1.0  # the plateau did reduce the scale
 
 
 def test_eps_root_keeps_the_update_differentiable_at_a_zero_gradient():

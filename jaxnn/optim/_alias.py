@@ -1,8 +1,10 @@
 r"""Named optimizers. Each is nothing but a :func:`chain` of small transformations.
 
-Every ``learning_rate`` may be a finite number > 0 or a schedule ``count ->
+Every ``learning_rate`` may be a finite number ≥ 0 or a schedule ``count ->
 rate``; a schedule is evaluated at the step count before it is incremented, so
-the first update uses ``schedule(0)`` (optax's convention). Each optimizer's
+the first update uses ``schedule(0)`` (optax's convention). A rate of 0 leaves the
+parameters where they are; it is valid because schedules reach it and
+``optax.inject_hyperparams`` hands a schedule's value over as a number. Each optimizer's
 state, leaf by leaf, equals its optax equivalent's.
 """
 
@@ -44,7 +46,7 @@ def sgd(
         factor.
 
     Args:
-        learning_rate: :math:`\eta`, a finite number > 0 or a schedule.
+        learning_rate: :math:`\eta`, a finite number ≥ 0 or a schedule.
         momentum: :math:`\beta \in [0, 1)`, or ``None`` for plain SGD.
         nesterov: Use Nesterov's look-ahead (only with momentum).
 
@@ -98,7 +100,7 @@ def momentum(
         is not debiased, so early steps are shorter by :math:`1 - \beta^t`.
 
     Args:
-        learning_rate: :math:`\eta`, a finite number > 0 or a schedule.
+        learning_rate: :math:`\eta`, a finite number ≥ 0 or a schedule.
         beta: :math:`\beta \in [0, 1)`.
 
     Returns:
@@ -137,7 +139,7 @@ def rmsprop(
         module do; PyTorch's ``RMSprop`` puts it outside (``eps_in_sqrt=False``).
 
     Args:
-        learning_rate: :math:`\eta`, a finite number > 0 or a schedule.
+        learning_rate: :math:`\eta`, a finite number ≥ 0 or a schedule.
         decay: :math:`\beta \in [0, 1)`.
         eps: :math:`\epsilon \ge 0`.
         eps_in_sqrt: Where :math:`\epsilon` goes.
@@ -182,7 +184,7 @@ def adam(
     ``nesterov=True`` is NAdam).
 
     Args:
-        learning_rate: :math:`\eta`, a finite number > 0 or a schedule.
+        learning_rate: :math:`\eta`, a finite number ≥ 0 or a schedule.
         b1: :math:`\beta_1 \in [0, 1)`.
         b2: :math:`\beta_2 \in [0, 1)`.
         eps: :math:`\epsilon \ge 0`.
@@ -246,7 +248,7 @@ def adamw(
         :math:`\lambda\theta` to :math:`g` *before* Adam's rescaling.
 
     Args:
-        learning_rate: :math:`\eta`, a finite number > 0 or a schedule.
+        learning_rate: :math:`\eta`, a finite number ≥ 0 or a schedule.
         b1: :math:`\beta_1 \in [0, 1)`.
         b2: :math:`\beta_2 \in [0, 1)`.
         eps: :math:`\epsilon \ge 0`.

@@ -13,6 +13,7 @@ has optax's calling convention, jaxnn transformations run inside ``optax.chain``
 and optax's inside :func:`chain`.
 """
 
+import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -28,7 +29,8 @@ class GradientTransformation(NamedTuple):
 
     Attributes:
         init: ``init(params) -> state``.
-        update: ``update(updates, state, params=None) -> (updates, new_state)``.
+        update: ``update(updates, state, params=None) -> (updates, new_state)``
+            (a :func:`chain`'s also takes optax's ``**extra_args``).
     """
 
     init: Callable[[Params], OptState]
@@ -64,7 +66,10 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 
     The state is the tuple of the sub-states, in order. Any object with optax's
     ``(init, update)`` pair is accepted, so optax transformations compose with
-    jaxnn's.
+    jaxnn's. Keyword arguments of ``update`` beyond ``params`` (optax's
+    ``extra_args``, e.g. ``value=loss`` for ``optax.contrib.reduce_on_plateau``) go
+    to the members whose ``update`` takes ``**extra_args``, as in ``optax.chain``;
+    the others do not see them.
 
     Args:
         *transforms: The transformations, applied first to last.
@@ -82,23 +87,36 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     """
     init_fns = tuple(t.init for t in transforms)
     update_fns = tuple(t.update for t in transforms)
+    takes_extra_args = tuple(_takes_extra_args(fn) for fn in update_fns)
 
     def init(params):
         return tuple(fn(params) for fn in init_fns)
 
-    def update(updates, state, params=None):
+    def update(updates, state, params=None, **extra_args):
         if len(state) != len(update_fns):
             raise ValueError(
                 f"chain of {len(update_fns)} transformations got a state of "
                 f"length {len(state)}; build the state with this chain's init."
             )
         new_state = []
-        for fn, sub_state in zip(update_fns, state, strict=True):
-            updates, sub_state = fn(updates, sub_state, params)
+        for fn, extra, sub_state in zip(
+            update_fns, takes_extra_args, state, strict=True
+        ):
+            kwargs = extra_args if extra else {}
+            updates, sub_state = fn(updates, sub_state, params, **kwargs)
             new_state.append(sub_state)
         return updates, tuple(new_state)
 
     return GradientTransformation(init, update)
+
+
+def _takes_extra_args(update: Callable) -> bool:
+    """Whether ``update`` has a ``**kwargs`` parameter (optax's ``extra_args``)."""
+    try:
+        parameters = inspect.signature(update).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: pass only the three
+        return False
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def apply_updates(params: Params, updates: Updates) -> Params:

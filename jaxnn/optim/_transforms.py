@@ -196,7 +196,7 @@ def scale_by_learning_rate(
     at the step count before it is incremented.
 
     Args:
-        learning_rate: A finite number > 0, or a schedule ``count -> rate``.
+        learning_rate: A finite number ≥ 0, or a schedule ``count -> rate``.
         flip_sign: Negate (the default) so that :func:`apply_updates` descends.
 
     Returns:
@@ -204,7 +204,7 @@ def scale_by_learning_rate(
 
     Raises:
         ValueError: When ``learning_rate`` is neither a schedule nor a finite
-            number > 0, or ``flip_sign`` is not a bool.
+            number ≥ 0, or ``flip_sign`` is not a bool.
     """
     _validate.learning_rate(learning_rate)
     _validate.flag("flip_sign", flip_sign)

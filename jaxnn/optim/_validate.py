@@ -89,12 +89,17 @@ def concrete(name: str, value) -> None:
 
 
 def learning_rate(value, name: str = "learning_rate") -> None:
-    """A schedule (any callable), or a finite number > 0."""
+    """A schedule (any callable), or a finite number >= 0.
+
+    0 is valid: schedules reach it (a warmup from 0, a decay to 0), and
+    ``optax.inject_hyperparams`` passes a schedule's value to the optimizer as a
+    number at every step. A negative rate (ascent) is a mistake.
+    """
     if callable(value):
         return
-    expected = "a finite number > 0 or a schedule"
+    expected = "a finite number >= 0 or a schedule"
     x = _number(name, value, expected)
-    if x is not None and not (math.isfinite(x) and x > 0):
+    if x is not None and not (math.isfinite(x) and x >= 0):
         raise ValueError(f"{name} must be {expected}; got {name}={value!r}")
 
 
