@@ -8,6 +8,7 @@ import json
 import math
 import pathlib
 import sys
+import tempfile
 from collections.abc import Sequence
 
 
@@ -34,13 +35,28 @@ def _in_the_way(path) -> tuple[pathlib.Path, str] | None:
 
 
 def _check_output_dir(flag: str, path: str) -> None:
-    """``path`` is a directory or can be made one (``_in_the_way``): a UsageError
-    naming ``flag`` otherwise."""
+    """Make ``path`` a directory (with its parents) and check that a file can be
+    written in it, before any work: a UsageError naming ``flag`` otherwise (a file
+    in the way, ``_in_the_way``; no permission, a read-only or pseudo filesystem)."""
     blocker = _in_the_way(path)
     if blocker is not None:
         p, kind = blocker
         where = "" if p == pathlib.Path(path) else f": {p}"
         raise UsageError(f"{flag} {path}{where} is {kind}; expected a directory")
+    try:
+        pathlib.Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: cannot make the directory ({e})") from None
+    _check_writable(flag, path, pathlib.Path(path))
+
+
+def _check_writable(flag: str, path, directory: pathlib.Path) -> None:
+    """A file can be created in ``directory`` (a probe, removed at once)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: cannot write in {directory} ({e})") from None
 
 
 def _finite_or_none(obj):
@@ -86,6 +102,7 @@ def cmd_check(args) -> int:
             raise UsageError(f"--json {path} is a directory; expected a file")
         if not path.parent.is_dir():
             raise UsageError(f"--json {path}: {path.parent} is not a directory")
+        _check_writable("--json", path, path.parent)
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -241,8 +258,8 @@ def _learning_rate(args, steps_per_epoch: int):
     total = _run_steps(args, steps_per_epoch)
     if args.schedule == "constant":
         return args.lr
-    if args.schedule == "step":  # halve three times over the run
-        return optim.step_decay(args.lr, step_size=max(1, total // 4), factor=0.5)
+    if args.schedule == "step":  # halve three times over the run, at its quarters
+        return optim.step_decay(args.lr, step_size=total / 4, factor=0.5)
     if args.schedule == "exponential":  # ×0.9 per epoch
         return optim.exponential_decay(
             args.lr, transition_steps=steps_per_epoch, decay_rate=0.9
@@ -468,7 +485,7 @@ def cmd_train(args) -> int:
     seconds = time.perf_counter() - t0
     final = train.test_metrics(run, state, dataset)
     out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # made before training; again if removed
     payload = {
         "config": config,
         "gradient_check_relative_error": grad_error,

@@ -176,6 +176,7 @@ def test_check_json_path_is_checked_before_the_run(monkeypatch, tmp_path, capsys
     for path, reason in [
         (tmp_path / "missing" / "x.json", f"{tmp_path / 'missing'} is not a directory"),
         (tmp_path, f"--json {tmp_path} is a directory; expected a file"),
+        ("/proc/self/check.json", "--json /proc/self/check.json: cannot write in"),
     ]:
         assert cli.main(["check", "--quick", "--json", str(path)]) == 2
         err = capsys.readouterr().err
@@ -217,6 +218,16 @@ def test_check_json_is_never_left_half_written(monkeypatch, tmp_path):
         (
             ["--checkpoint-dir", f"{__file__}/a/b"],
             f"--checkpoint-dir {__file__}/a/b: {__file__} is a file",
+        ),
+        # A directory that cannot be made or written in: found before training,
+        # not at the first checkpoint or when the metrics are written (after it).
+        (
+            ["--out", "/proc/jaxnn-out"],
+            "--out /proc/jaxnn-out: cannot make the directory",
+        ),
+        (
+            ["--checkpoint-dir", "/proc/self"],
+            "--checkpoint-dir /proc/self: cannot write in /proc/self",
         ),
     ],
 )

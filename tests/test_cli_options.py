@@ -245,6 +245,21 @@ def test_schedules_do_what_the_help_says(schedule, epochs, expected):
         assert got == pytest.approx(value, rel=1e-6, abs=1e-7), (schedule, step)
 
 
+@pytest.mark.parametrize("total", [22, 7, 5, 81])
+def test_step_schedule_halves_exactly_three_times_whatever_the_run_length(total):
+    """With ``total // 4`` steps between halvings, a run of 22 steps (one digits
+    epoch at batch 64) was halved four times and one of 7 six times."""
+    args = cli.build_parser().parse_args(
+        ["train", "--lr", "1", "--schedule", "step", "--epochs", "1"]
+    )
+    lr = cli._learning_rate(args, steps_per_epoch=total)
+    values = [float(lr(step)) for step in range(total)]
+    assert sorted(set(values), reverse=True) == [1.0, 0.5, 0.25, 0.125]
+    assert values == sorted(values, reverse=True)
+    # each quarter of the run (to the step) at its own rate
+    assert values[-1] == 0.125 and values[(total + 3) // 4 - 1] == 1.0
+
+
 @pytest.mark.parametrize(
     "optimizer, flag, value, expected",
     [

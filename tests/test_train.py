@@ -482,10 +482,10 @@ def test_cli_train_writes_metrics_and_plot_and_resumes(tmp_path, capsys):
         (["--checkpoint-dir", __file__], "is a file; expected a directory"),
     ],
 )
-def test_cli_bad_arguments_exit_2_with_one_line(argv, reason, capsys):
+def test_cli_bad_arguments_exit_2_with_one_line(argv, reason, capsys, tmp_path):
     from jaxnn import cli
 
-    assert cli.main(["train", "--out", "/nonexistent-dir-never-written", *argv]) == 2
+    assert cli.main(["train", "--out", str(tmp_path / "out"), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert reason in err
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
