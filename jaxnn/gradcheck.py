@@ -241,6 +241,7 @@ def _compare(got: PyTree, want: PyTree, got_name: str, want_name: str, args=()):
         for p, _ in jax.tree_util.tree_leaves_with_path(want)
     ]
     lg, lw = jax.tree.leaves(got), jax.tree.leaves(want)
+    first_bad = None
     for path, g, w in zip(paths, lg, lw, strict=True):
         if np.shape(g) != np.shape(w):
             problems.append(
@@ -251,8 +252,11 @@ def _compare(got: PyTree, want: PyTree, got_name: str, want_name: str, args=()):
                 f"dtype of {path}: {got_name} {jnp.asarray(g).dtype} vs "
                 f"{want_name} {jnp.asarray(w).dtype}"
             )
+        else:
+            continue
+        first_bad = path if first_bad is None else first_bad
     if problems:
-        return float("inf"), paths[0] if paths else "<root>", problems
+        return float("inf"), first_bad or "<root>", problems
     scale = max(
         _tree_norm(lg),
         _tree_norm(lw),
@@ -409,8 +413,8 @@ def check_layer(
     fwd_key = k_fwd if train else None
     with_fd = finite_differences and dtype == jnp.float64
     output = lambda p, x: layer.forward(p, state, x, train=train, key=fwd_key)[0]
-    y_shape = jax.eval_shape(output, params, x).shape
-    dy = jnp.asarray(rng.standard_normal(y_shape), dtype)
+    y = jax.eval_shape(output, params, x)  # dy in y's dtype: a cotangent's, as vjp's
+    dy = jnp.asarray(rng.standard_normal(y.shape), y.dtype)
 
     @jax.jit  # one compile for the whole comparison
     def gradients(params, state, x, dy):

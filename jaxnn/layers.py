@@ -94,19 +94,29 @@ def _check_width(layer: str, x: Array, expected: int) -> None:
 
 
 def _check_params(layer: str, x: Array, vectors: dict, width: int, dtype) -> None:
-    """``x`` floating and of the parameters' ``dtype`` (the manual backward returns
-    the gradients in it, as ``jax.grad`` does), every per-feature vector of shape
-    ``(width,)``: nothing is promoted or broadcast."""
+    """``x`` and every per-feature vector (a bias, ``β``, the running statistics) of
+    the parameters' ``dtype`` (the manual backward returns the gradients in it, as
+    ``jax.grad`` does), each vector of shape ``(width,)``: nothing is promoted or
+    broadcast. (A float32 running variance beside float64 parameters would make
+    evaluation float32-accurate and training turn the state into float64.)"""
     if x.dtype != dtype:
         raise TypeError(
             f"{layer}: input x must have the parameters' dtype {jnp.dtype(dtype).name}; "
             f"got x.dtype={x.dtype.name}. Cast one of them."
         )
     for name, v in vectors.items():
-        if v is not None and v.shape != (width,):
+        if v is None:
+            continue
+        if v.shape != (width,):
             raise ValueError(
                 f"{layer}: {name} must have shape ({width},); got {name}.shape="
                 f"{tuple(v.shape)}."
+            )
+        if v.dtype != dtype:
+            raise TypeError(
+                f"{layer}: {name} must have the parameters' dtype "
+                f"{jnp.dtype(dtype).name}; got {name}.dtype={v.dtype.name}. Cast the "
+                "parameters and the state together."
             )
 
 
@@ -174,7 +184,7 @@ def dense(features: int, initializer=None, use_bias: bool = True) -> Layer:
       ValueError: ``features`` is not a positive int; at run time, ``x`` has another
         width than the one the layer was initialised with, or ``b`` another shape
         than ``(features,)``.
-      TypeError: at run time, ``x`` has another dtype than ``w``.
+      TypeError: at run time, ``x`` or ``b`` has another dtype than ``w``.
     """
     features = _positive_int("features", features)
     w_init = _resolve_initializer(initializer, "xavier_normal")
@@ -343,7 +353,7 @@ def batch_norm(
         > 0 (inf would normalise every input to 0); in training, a batch of
         fewer than 2 examples; ``β`` or the running statistics not of shape ``(d,)``.
       TypeError: ``momentum`` or ``eps`` not a real number (a bool included); at run
-        time, ``x`` has another dtype than ``γ``.
+        time, ``x``, ``β`` or a running statistic has another dtype than ``γ``.
     """
     if not 0.0 <= _real("momentum", momentum) <= 1.0:
         raise ValueError(f"momentum must be in [0, 1]; got momentum={momentum!r}.")
@@ -507,6 +517,8 @@ def serial(*layers: Layer) -> Layer:
         return shape, tuple(params), tuple(states)
 
     def forward(params, state, x, *, train=False, key=None):
+        _check_per_layer("params", params, len(layers))
+        _check_per_layer("state", state, len(layers))
         caches, states = [], []
         keys = _split(key, len(layers))
         for layer, p, s, k in zip(layers, params, state, keys, strict=True):
@@ -525,6 +537,16 @@ def serial(*layers: Layer) -> Layer:
     return Layer(init, forward, backward)
 
 
+def _check_per_layer(name: str, value: Any, n: int) -> None:
+    """``value`` a tuple (or list) of one entry per layer of a ``serial`` of ``n``."""
+    if not isinstance(value, tuple | list) or len(value) != n:
+        got = f"length {len(value)}" if isinstance(value, tuple | list) else repr(value)
+        raise ValueError(
+            f"serial of {n} layers: {name} must be a tuple of {n} entries, one per "
+            f"layer, as init returns it; got {got}."
+        )
+
+
 class ResidualCache(NamedTuple):
     inner: Any
 
@@ -536,8 +558,11 @@ def residual(layer: Layer) -> Layer:
     residual networks do not suffer vanishing gradients.
 
     Raises:
+      TypeError: ``layer`` is not a ``Layer``.
       ValueError: at ``init``, when ``F`` changes the shape of its input.
     """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"residual: layer must be a Layer; got layer={layer!r}.")
 
     def init(key, input_shape):
         out_shape, params, state = layer.init(key, input_shape)

@@ -24,7 +24,7 @@ from jaxnn import backprop, checkpoint, data, diagnostics
 from jaxnn import optim as _optim
 from jaxnn._tree import tree_cast
 from jaxnn._typing import Array, OptState, Params, PRNGKey, State
-from jaxnn.layers import Layer
+from jaxnn.layers import Layer, _positive_int
 
 BACKWARDS = ("manual", "autodiff")
 
@@ -508,6 +508,8 @@ def fit(
         )
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs a checkpoint_dir.")
+    if checkpoint_dir is not None:
+        _positive_int("keep", keep)  # here, not at the first save an epoch later
     state = init_state(
         run.model, optimizer, jax.random.key(seed), (dataset.num_features,), dtype
     )

@@ -1,5 +1,6 @@
 """Every layer's hand-written backward vs jax.vjp vs finite differences."""
 
+import functools
 import re
 
 import jax
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jaxnn import activations, gradcheck
+from jaxnn import activations, gradcheck, models
 from jaxnn import layers as L
 from jaxnn._tree import tree_cast
 
@@ -237,6 +238,37 @@ def test_check_layer_reports_wrong_dtype_and_structure():
         report = gradcheck.check_layer(layer, (4,), raise_on_fail=False)
         assert not report.passed
         assert any(pattern in p for p in report.problems), report.problems
+    assert report.worst_leaf == "<root>"
+    report = gradcheck.check_layer(
+        L.Layer(inner.init, inner.forward, wrong_dtype), (4,), raise_on_fail=False
+    )
+    assert report.worst_leaf == "x"  # the leaf with the problem, not params.w
+
+
+def test_check_layer_checks_a_layer_whose_output_has_another_dtype():
+    """float64: a layer that returns float32 gets a float32 dy, as jax.vjp needs
+    (a float64 dy crashed the check inside jax.vjp instead of reporting); its
+    correct backward passes, a backward that ignores the cast is reported. (No
+    finite differences: they cannot resolve a float32 output to float64's rtol.)"""
+    inner = L.dense(3)
+
+    def forward(params, state, x, *, train=False, key=None):
+        y, state, cache = inner.forward(params, state, x, train=train, key=key)
+        return y.astype(jnp.float32), state, cache
+
+    def backward(cache, dy):  # the cast's vjp: dy back to the input's dtype
+        return inner.backward(cache, dy.astype(cache.x.dtype))
+
+    def forgets_the_cast(cache, dy):
+        dparams, dx = inner.backward(cache, dy.astype(cache.x.dtype))
+        return dparams, dx.astype(jnp.float32)
+
+    check = functools.partial(
+        gradcheck.check_layer, finite_differences=False, raise_on_fail=False
+    )
+    assert check(L.Layer(inner.init, forward, backward), (4,)).passed
+    report = check(L.Layer(inner.init, forward, forgets_the_cast), (4,))
+    assert not report.passed and report.worst_leaf == "x", report
 
 
 # ### hypothesis: shapes ##############################################################
@@ -357,6 +389,22 @@ def test_serial_rejects_non_layers():
         L.serial(L.dense(2), "relu")
     with pytest.raises(ValueError, match="at least one layer"):
         L.serial()
+    with pytest.raises(TypeError, match="residual: layer must be a Layer; got layer="):
+        L.residual(L.dense)  # the factory, not a layer: failed at init, obscurely
+
+
+def test_serial_names_params_or_state_of_another_length():
+    """An mlp with batch_norm given ``()`` for its state failed inside zip()."""
+    model = models.mlp([3, 2], batch_norm=True)
+    _, params, state = model.init(jax.random.key(0), (4,))
+    x = jnp.ones((5, 4), jnp.float32)
+    n = len(params)
+    with pytest.raises(ValueError, match=f"serial of {n} layers: state must be a "):
+        model.forward(params, (), x)
+    with pytest.raises(ValueError, match=rf"params must be .*; got length {n - 1}"):
+        model.forward(params[:-1], state, x)
+    with pytest.raises(ValueError, match="params must be .*; got {}"):
+        model.forward({}, state, x)
 
 
 def test_unknown_initializer_name_lists_valid_ones():
@@ -386,6 +434,39 @@ def test_inputs_of_another_dtype_and_misshapen_vectors_are_refused():
         bn.forward(p._replace(beta=jnp.zeros((1,), jnp.float32)), s, x32, train=True)
     with pytest.raises(ValueError, match=r"state.var must have shape \(2,\)"):
         bn.forward(p, s._replace(var=jnp.ones((1,), jnp.float32)), x32)
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_vectors_and_running_statistics_of_another_dtype_are_refused(train):
+    """float64: a float32 running variance beside float64 parameters made
+    evaluation float32-accurate and training turn the state into float64; a
+    float64 bias promoted a float32 dense's output, so the right dy was refused."""
+    key = jax.random.key(0)
+    x64 = jnp.ones((4, 2), jnp.float64)
+    bn = L.batch_norm()
+    _, p, s = bn.init(key, (2,))  # float32 parameters and state
+    p64 = jax.tree.map(lambda a: a.astype(jnp.float64), p)
+    s64 = jax.tree.map(lambda a: a.astype(jnp.float64), s)
+    for params, state, name, got in [
+        (p64, s, "state.mean", "float32"),
+        (p64, s64._replace(var=s.var), "state.var", "float32"),
+        (p64._replace(beta=p.beta), s64, "beta", "float32"),
+    ]:
+        with pytest.raises(
+            TypeError,
+            match=f"batch_norm: {name} must have the parameters' dtype "
+            f"float64; got {name}.dtype={got}",
+        ):
+            bn.forward(params, state, x64, train=train)
+    y, new_state, _ = bn.forward(p64, s64, x64, train=train)  # cast together: fine
+    assert y.dtype == jnp.float64
+    assert all(a.dtype == jnp.float64 for a in jax.tree.leaves(new_state))
+    dense = L.dense(3)
+    _, p, s = dense.init(key, (2,))
+    with pytest.raises(
+        TypeError, match="dense: b must have .* float32; got b.dtype=float64"
+    ):
+        dense.forward(p._replace(b=p.b.astype(jnp.float64)), s, x64.astype(jnp.float32))
 
 
 def test_prelu_refuses_inputs_of_another_dtype():
