@@ -99,12 +99,33 @@ class Activation(NamedTuple):
         name: the registry name (one of ``NAMES``).
         forward: ``forward(z) -> y``.
         backward: ``backward(z, y, dy) -> dz`` with ``y = forward(z)``; equals
-            ``jax.vjp(forward, z)[1](dy)`` and has the shape and dtype of ``z``.
+            ``jax.vjp(forward, z)[1](dy)`` and has the shape and dtype of ``z``. As
+            ``jax.vjp`` does, the registered rules refuse a ``dy`` of another shape
+            or dtype than ``y`` (it would be broadcast, or promote ``dz``).
     """
 
     name: str
     forward: Callable[[Array], Array]
     backward: Callable[[Array, Array, Array], Array]
+
+
+def _activation(name: str, forward, backward) -> Activation:
+    """``Activation(name, forward, backward)``, its backward checking ``dy`` first."""
+
+    def checked_backward(z, y, dy):
+        if tuple(jnp.shape(dy)) != tuple(jnp.shape(y)):
+            raise ValueError(
+                f"{name}: backward's dy must have the output's shape "
+                f"{tuple(jnp.shape(y))}; got dy.shape={tuple(jnp.shape(dy))}."
+            )
+        if jnp.result_type(dy) != jnp.result_type(y):
+            raise TypeError(
+                f"{name}: backward's dy must have the output's dtype "
+                f"{jnp.result_type(y).name}; got dy.dtype={jnp.result_type(dy).name}."
+            )
+        return backward(z, y, dy)
+
+    return Activation(name, forward, checked_backward)
 
 
 ### Forward functions (jax.nn names and defaults).
@@ -317,7 +338,7 @@ def _relu_bwd_from_z(z, y, dy):
     return jnp.where(z > 0, dy, jnp.zeros_like(dy))
 
 
-RELU_MASKED_BY_Z = Activation("relu", relu, _relu_bwd_from_z)
+RELU_MASKED_BY_Z = _activation("relu", relu, _relu_bwd_from_z)
 """ReLU whose backward reads its mask from ``z`` (``_relu_bwd`` reads it from ``y``):
 for a ReLU whose input XLA recomputes from values that the backward keeps anyway, as
 after ``batch_norm`` (``z = γ·x̂ + β``). There, a mask read from ``y`` keeps ``y``
@@ -411,7 +432,7 @@ def _finite_real(name: str, param: str, value) -> float:
 
 def _leaky_relu_activation(negative_slope=1e-2) -> Activation:
     s = _finite_real("leaky_relu", "negative_slope", negative_slope)
-    return Activation(
+    return _activation(
         "leaky_relu",
         partial(leaky_relu, negative_slope=s),
         partial(_leaky_relu_bwd, negative_slope=s),
@@ -422,7 +443,7 @@ def _elu_activation(alpha=1.0) -> Activation:
     a = _finite_real("elu", "alpha", alpha)
     if a <= 0:
         raise ValueError(f"alpha for 'elu' must be > 0; got alpha={alpha!r}.")
-    return Activation("elu", partial(elu, alpha=a), partial(_elu_bwd, alpha=a))
+    return _activation("elu", partial(elu, alpha=a), partial(_elu_bwd, alpha=a))
 
 
 def _gelu_activation(approximate=True) -> Activation:
@@ -432,7 +453,7 @@ def _gelu_activation(approximate=True) -> Activation:
             f"exact erf form); got approximate={approximate!r}."
         )
     approximate = bool(approximate)  # a NumPy bool as well
-    return Activation(
+    return _activation(
         "gelu",
         partial(gelu, approximate=approximate),
         partial(_gelu_bwd, approximate=approximate),
@@ -443,13 +464,13 @@ def _softmax_activation(axis=-1) -> Activation:
     if isinstance(axis, bool | np.bool_) or not isinstance(axis, Integral):
         raise TypeError(f"axis for 'softmax' must be an int; got axis={axis!r}.")
     axis = int(axis)  # a NumPy int as well
-    return Activation(
+    return _activation(
         "softmax", partial(softmax, axis=axis), partial(_softmax_bwd, axis=axis)
     )
 
 
 def _fixed(name: str, forward, backward) -> Callable[[], Activation]:
-    act = Activation(name, forward, backward)
+    act = _activation(name, forward, backward)
     return lambda: act
 
 

@@ -403,6 +403,30 @@ def test_softmax_backward_refuses_an_axis_out_of_range(axis):
         act.backward(z, y, dy)
 
 
+@pytest.mark.parametrize(("name", "hparams"), CASES, ids=CASE_IDS)
+def test_backward_refuses_a_cotangent_jax_vjp_refuses(name, hparams):
+    """A dy of shape (3,) for a (2, 3) output was broadcast over the rows (a wrong
+    gradient, silently), an identity's came back of shape (3,), and a float32 dy
+    made a float16 sigmoid's dz float32: jax.vjp raises on each."""
+    act = activations.get(name, **hparams)
+    z = jnp.array([[-1.0, 0.5, 2.0], [3.0, -2.0, 0.1]], jnp.float16)
+    y = act.forward(z)
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: backward's dy must have the "
+        r"output's shape \(2, 3\); got dy.shape=\(3,\)",
+    ):
+        act.backward(z, y, jnp.ones((3,), jnp.float16))
+    with pytest.raises(
+        TypeError,
+        match=f"{name}: backward's dy must have the "
+        "output's dtype float16; got dy.dtype=float32",
+    ):
+        act.backward(z, y, jnp.ones((2, 3), jnp.float32))
+    dz = act.backward(z, y, jnp.ones((2, 3), jnp.float16))
+    assert dz.shape == z.shape and dz.dtype == z.dtype
+
+
 @pytest.mark.parametrize(
     "z",
     [
