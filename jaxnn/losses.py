@@ -36,8 +36,10 @@ binary cross-entropy for binary and multi-label classification, softmax + softma
 cross-entropy for multi-class classification; the network itself outputs the logits.
 
 Shapes and dtypes are static, so they are checked eagerly (also under ``jit``); the
-values of labels are not (they may be traced), e.g. integer labels outside
-``[0, classes)`` are not detected.
+values of labels only when they are concrete (outside ``jit``): integer labels must
+be in ``[0, classes)``, probability labels (binary and softmax cross-entropy) in
+``[0, 1]``. Under ``jit`` an out-of-range integer label gives a NaN loss for its
+row (and, as from ``jax.grad``, a zero gradient row).
 
 >>> import jax.numpy as jnp
 >>> loss = get("mse")
@@ -181,7 +183,9 @@ def _check_softmax_ce(logits, labels) -> tuple[Array, Array]:
             "labels must have a floating dtype (one-hot rows or probabilities); "
             f"got labels.dtype={labels_arr.dtype.name}.{hint}"
         )
-    return logits, _check_same_shape(logits, labels_arr, "logits", "labels", hint)
+    labels_arr = _check_same_shape(logits, labels_arr, "logits", "labels", hint)
+    _check_probabilities(labels_arr)  # a negative "probability" gives a loss < 0
+    return logits, labels_arr
 
 
 def _check_integer_labels(logits, labels) -> tuple[Array, Array]:
@@ -237,11 +241,12 @@ def _log_softmax(z: Array) -> Array:
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
 
 
-def _one_hot(labels: Array, classes: int, dtype) -> Array:
-    """One-hot rows; a negative label counts from the end, as the forward's
-    ``take_along_axis`` reads it (only reachable under ``jit``)."""
+def _one_hot(labels: Array, classes: int) -> Array:
+    """One-hot rows (bool); a negative label counts from the end, as the forward's
+    ``take_along_axis`` reads it, and a label outside ``[−classes, classes)`` gives
+    a row of zeros (both only reachable under ``jit``)."""
     labels = jnp.where(labels < 0, labels + classes, labels)
-    return (labels[:, None] == jnp.arange(classes)).astype(dtype)
+    return labels[:, None] == jnp.arange(classes)
 
 
 ### Per-example losses, shape (batch,).
@@ -286,8 +291,9 @@ def softmax_cross_entropy_per_example(logits: ArrayLike, labels: ArrayLike) -> A
 
     Args:
         logits: ``z``, shape ``(batch, classes)``.
-        labels: ``y``, one-hot rows or class probabilities with the same shape and a
-            floating dtype (cast to the logits' dtype).
+        labels: ``y``, one-hot rows or class probabilities (each in ``[0, 1]``,
+            checked when concrete) with the same shape and a floating dtype (cast
+            to the logits' dtype).
 
     Returns:
         optax's ``softmax_cross_entropy(logits, labels)``.
@@ -376,11 +382,13 @@ def softmax_cross_entropy_with_integer_labels(
 
 
 def _over_batch(x: Array, n: int) -> Array:
-    """``x / n``, the batch mean's factor. Where ``n`` overflows ``x``'s dtype
-    (float16 batches over 65504, where ``x / n`` is ``x / inf = 0``) as ``x · (1/n)``,
-    the factor ``jax.grad`` of ``jnp.mean`` takes; otherwise the plain division."""
-    if n > float(jnp.finfo(x.dtype).max):
-        return x * (1 / n)
+    """``x / n``, the batch mean's factor. In a dtype narrower than float32 as
+    ``x · (1/n)`` with ``1/n`` taken in float32 and rounded to ``x``'s dtype, the
+    factor ``jax.grad`` of ``jnp.mean`` takes (its mean runs in float32): ``x / n``
+    would divide by ``n`` rounded to the dtype (bfloat16 257 is 256, a bias of
+    2⁻⁸; a float16 batch over 65504 is inf). Otherwise the plain division."""
+    if jnp.finfo(x.dtype).bits < 32:
+        return x * jnp.asarray(np.float32(1) / np.float32(n), x.dtype)
     return x / n
 
 
@@ -436,9 +444,14 @@ def _softmax_cross_entropy_bwd(logits, labels):
 
 
 def _softmax_cross_entropy_with_integer_labels_bwd(logits, labels):
+    """``(softmax(z) − onehot(y)) / N``. A row whose label is out of range (only
+    reachable under ``jit``) gets 0, as from ``jax.grad``: the forward's
+    ``take_along_axis`` fills that row's loss with NaN, and a fill has no gradient."""
     logits, labels = _check_integer_labels(logits, labels)
-    onehot = _one_hot(labels, logits.shape[1], logits.dtype)
-    return _over_batch(softmax(logits) - onehot, logits.shape[0])
+    onehot = _one_hot(labels, logits.shape[1])
+    grad = softmax(logits) - onehot.astype(logits.dtype)
+    grad = jnp.where(jnp.any(onehot, axis=1, keepdims=True), grad, 0)
+    return _over_batch(grad, logits.shape[0])
 
 
 ### Registry.

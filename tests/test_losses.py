@@ -254,14 +254,18 @@ def test_large_but_close_logits_keep_full_precision():
 
 def test_negative_integer_labels_under_jit_backward_equals_grad():
     # float64. Under jit labels are not range-checked; the forward's take_along_axis
-    # reads −1 as the last class, so the backward's one-hot must too.
-    z = jnp.asarray(np.random.default_rng(3).normal(size=(2, 3)))
-    labels = jnp.array([-1, 0])
+    # reads −1 as the last class, so the backward's one-hot must too; a label
+    # outside [−3, 3) makes that row's loss NaN and its jax.grad row 0 (the manual
+    # row was softmax(z)/N, finite and plausible).
+    z = jnp.asarray(np.random.default_rng(3).normal(size=(5, 3)))
+    labels = jnp.array([-1, 0, 3, -4, 2])
     manual = jax.jit(losses._softmax_cross_entropy_with_integer_labels_bwd)(z, labels)
     auto = jax.jit(jax.grad(losses.softmax_cross_entropy_with_integer_labels))(
         z, labels
     )
     np.testing.assert_allclose(manual, auto, rtol=1e-12, atol=0)
+    manual = np.asarray(manual)
+    assert not np.any(manual[2:4]) and np.all(manual[[0, 1, 4]] != 0)
 
 
 def test_softmax_cross_entropy_backward_for_labels_not_summing_to_one():
@@ -476,18 +480,20 @@ def test_softmax_cross_entropy_backward_lowers_each_backends_form():
         assert ops(losses._softmax_cross_entropy_bwd, platform) == ops(form, platform)
 
 
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "softmax_cross_entropy"])
 @pytest.mark.parametrize("bad", [2.0, -0.5, float("nan")])
-def test_binary_cross_entropy_labels_outside_0_1_raise_when_concrete(bad):
-    """float32. A label of 2 gave a loss without complaint (optax's too); concrete
-    labels are checked by forward, backward and per-example, traced ones cannot be."""
-    loss = losses.get("binary_cross_entropy")
+def test_probability_labels_outside_0_1_raise_when_concrete(bad, name):
+    """float32. A label of 2 gave a loss without complaint (optax's too), and a
+    softmax label of −1 a negative cross-entropy; concrete labels are checked by
+    forward, backward and per-example, traced ones cannot be."""
+    loss = losses.get(name)
     logits = jnp.zeros((3, 2), jnp.float32)
     labels = np.zeros((3, 2), np.float32)
     labels[1, 0] = bad
     message = (
         f"labels must be probabilities in [0, 1]; got labels[1, 0]={labels[1, 0]!r}"
     )
-    for fn in (loss.forward, loss.backward, PER_EXAMPLE["binary_cross_entropy"]):
+    for fn in (loss.forward, loss.backward, PER_EXAMPLE[name]):
         with pytest.raises(ValueError, match=re.escape(message)):
             fn(logits, labels)
     jax.jit(loss.forward)(logits, labels)  # traced: not checked
@@ -508,6 +514,44 @@ def test_binary_cross_entropy_backward_keeps_accuracy_for_confident_logits(dtype
     assert manual.dtype == dtype
     assert rel_err(manual, auto) <= RTOL_GRAD[dtype]
     np.testing.assert_allclose(manual, exact, rtol=RTOL_GRAD[dtype])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "n"),
+    [
+        (jnp.bfloat16, 257),
+        (jnp.bfloat16, 1000),
+        (jnp.float16, 2049),
+        (jnp.float16, 70_000),
+    ],
+)
+@pytest.mark.parametrize("name", NAMES)
+def test_narrow_dtype_backward_takes_the_batch_factor_of_jax_grad(name, dtype, n):
+    """bfloat16 and float16: jax.grad of the batch mean (taken in float32) scales by
+    1/N rounded to the dtype; the backward divided by N rounded to the dtype (257 →
+    256 in bfloat16, a 2⁻⁸ bias in every gradient; 70 000 → inf in float16). With
+    inputs whose per-element gradients are exact (±1 or ±½ times the factor) the
+    two must be equal to the bit."""
+    factor = np.float32(1) / np.float32(n)
+    if name == "mse":  # pred − target = 1
+        z, t, c = jnp.ones((n, 2), dtype), jnp.zeros((n, 2), dtype), 1.0
+    elif name == "softmax_cross_entropy_with_integer_labels":  # ½ − 1, ½
+        z, t, c = jnp.zeros((n, 2), dtype), jnp.zeros((n,), jnp.int32), 0.5
+    else:  # σ(0) − 0 = ½; softmax (½, ½) − (1, 0)
+        t = (
+            jnp.zeros((n, 2), dtype)
+            .at[:, 0]
+            .set(1 if name == "softmax_cross_entropy" else 0)
+        )
+        z, c = jnp.zeros((n, 2), dtype), 0.5
+    loss = losses.get(name)
+    manual = loss.backward(z, t)
+    assert manual.dtype == dtype
+    expected = jnp.asarray(factor, dtype) * jnp.asarray(c, dtype)
+    np.testing.assert_array_equal(
+        np.abs(np.asarray(manual, np.float32)), np.float32(expected)
+    )
+    np.testing.assert_array_equal(manual, jax.grad(loss.forward)(z, t))
 
 
 def test_float16_backward_of_a_batch_larger_than_float16_max():
