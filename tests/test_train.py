@@ -128,6 +128,27 @@ def test_resume_is_bit_identical(tmp_path, adam_options):
         np.testing.assert_array_equal(a, b)
 
 
+def test_fit_refuses_a_bad_keep_before_training(tmp_path, monkeypatch):
+    """keep=0 was refused by the first checkpoint.save, one epoch in."""
+    ds = data.load("xor", n_samples=400)
+    run = train.model_for(ds, hidden=(4,))
+    monkeypatch.setattr(train, "make_epoch", lambda *a, **k: pytest.fail("trained"))
+    for keep in (0, -1, 2.0, True):
+        with pytest.raises(
+            ValueError, match=f"keep must be a positive int; got keep={keep!r}"
+        ):
+            train.fit(
+                run,
+                ds,
+                optim.sgd(0.1),
+                epochs=1,
+                batch_size=32,
+                checkpoint_dir=tmp_path,
+                keep=keep,
+            )
+    assert not any(tmp_path.iterdir())
+
+
 def test_resume_refuses_another_run_and_fresh_runs_keep_checkpoints(tmp_path):
     """Checkpoints are never mixed or overwritten across runs: a fresh run into a
     directory with checkpoints, a resume without one, from another run's or past
