@@ -286,7 +286,7 @@ def save(
     keep: int = 3,
     metadata: dict | None = None,
 ) -> pathlib.Path:
-    """Atomically write ``tree`` as checkpoint ``step``; keep the newest ``keep``.
+    """Atomically write ``tree`` as checkpoint ``step``; keep the ``keep`` highest steps.
 
     Creates ``directory`` when needed and removes temporary files left by interrupted
     saves. After the new file is in place, checkpoints beyond the ``keep`` highest steps

@@ -38,7 +38,7 @@ import numpy as np
 import sklearn.datasets
 
 from jaxnn._typing import Array, PRNGKey
-from jaxnn.layers import _int
+from jaxnn.layers import _int, _is_int, _non_negative_int
 
 NAMES = ("digits", "breast_cancer", "diabetes", "digits_multilabel", "xor", "spirals")
 TASKS = types.MappingProxyType(
@@ -258,8 +258,7 @@ def load(
         )
     if n_samples is not None:
         _int("n_samples", n_samples)
-    if _int("seed", seed) < 0:
-        raise ValueError(f"seed must be an int >= 0; got seed={seed!r}.")
+    _non_negative_int("seed", seed)
     data_seed, split_seed = np.random.SeedSequence(seed).spawn(2)
     raw = _raw(name, np.random.default_rng(data_seed), n_samples)
     rng = np.random.default_rng(split_seed)
@@ -318,7 +317,7 @@ def permutation(key: PRNGKey, n: int) -> Array:
     Raises:
       ValueError: ``n`` outside that range.
     """
-    if not isinstance(n, int | np.integer) or not 1 <= n < 2**31:
+    if not _is_int(n) or not 1 <= n < 2**31:  # a bool is not a count
         raise ValueError(f"n must be an int in [1, 2**31 - 1]; got n={n!r}.")
     n = int(n)
     bits = max(1, (n - 1).bit_length())

@@ -10,11 +10,12 @@ hand-written ``backward`` against ``jax.vjp`` of its ``forward`` and against cen
 finite differences, with tree structure, shapes and dtypes compared too.
 """
 
-import weakref
+import collections
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
+import jax.extend as jex
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
@@ -45,8 +46,11 @@ def numerical_grad(
     ``vmap``, ``batch_size`` perturbed copies of the parameters in memory): on a GPU
     one evaluation of a small ``f`` is a few µs of kernel launches, and batches let
     the time follow the work. Use float64: in float32 rounding error ``~1e-7/ε`` swamps the result.
-    Jitted once per ``(f, eps, batch_size)`` and argument shapes for as long as ``f``
-    lives: checking the same function again costs no new compilation.
+    ``f`` is traced afresh at every call, so what it reads besides ``params`` (a data
+    batch in a global or a closure, a Python scalar) is read as it is now, as by an
+    eager ``jax.grad``; the compiled differences are cached by the traced program
+    with the arrays it closes over as arguments, so checking the same computation
+    again, on new data too, costs no new compilation.
 
     Args:
       f: a jax-traceable function of ``params`` returning a scalar.
@@ -56,7 +60,8 @@ def numerical_grad(
         bool), or ``None`` for one.
 
     Returns:
-      A pytree like ``params`` holding ``∂f/∂params``.
+      A pytree like ``params`` holding ``∂f/∂params``, each leaf in its own dtype
+      (as from ``jax.grad``).
 
     Raises:
       ValueError: ``eps`` not a finite number > 0 or below the machine epsilon of a
@@ -65,6 +70,7 @@ def numerical_grad(
       TypeError: a leaf that is not floating.
     """
     _validate.positive("eps", eps)  # a bool is refused, not taken as 1
+    eps = float(eps)  # a NumPy float64 would turn a float32 leaf's steps float64
     if batch_size is not None:
         # A Python or NumPy int (layers._is_int), never a bool: True is not 1.
         if not _is_int(batch_size) or batch_size < 1:
@@ -86,18 +92,21 @@ def numerical_grad(
                 f"whose epsilon is {float(jnp.finfo(dtype).eps):.3g} (a smaller step "
                 "can round to 0)."
             )
-    return _compiled_differences(f, eps, batch_size)(params)
+    # A fresh function: jax caches traces by function, which would freeze f's globals.
+    closed = jax.make_jaxpr(lambda p: f(p))(params)
+    outs = [tuple(a.shape) for a in closed.out_avals]
+    if outs != [()]:
+        got = (
+            f"an output of shape {outs[0]}"
+            if len(outs) == 1
+            else f"{len(outs)} outputs"
+        )
+        raise ValueError(f"f must return a scalar; got {got}.")
+    return _compiled_differences(closed.jaxpr, eps, batch_size)(closed.consts, params)
 
 
 def _central_differences(f, eps, batch_size, params):
     flat, unravel = ravel_pytree(params)
-
-    out = jax.eval_shape(f, params)
-    if jnp.shape(out) != ():
-        raise ValueError(
-            f"f must return a scalar; got an output of shape {jnp.shape(out)}."
-        )
-
     if flat.size == 0:  # no parameters (or only empty leaves): nothing to perturb
         return unravel(flat)
 
@@ -114,40 +123,53 @@ def _central_differences(f, eps, batch_size, params):
         up, down = flat.at[i].add(h_up[i]), flat.at[i].add(-h_down[i])
         return (f(unravel(up)) - f(unravel(down))) / (h_up[i] + h_down[i])
 
-    return unravel(jax.lax.map(partial_i, jnp.arange(flat.size), batch_size=batch_size))
+    partials = jax.lax.map(partial_i, jnp.arange(flat.size), batch_size=batch_size)
+    # In each leaf's dtype, as jax.grad's: unravel casts only a tree of mixed dtypes,
+    # and a float64 f of float32 leaves gives float64 partials.
+    return jax.tree.map(
+        lambda g, p: g.astype(jnp.asarray(p).dtype), unravel(partials), params
+    )
 
 
-#: f -> {(eps, batch_size): jitted differences}; an entry lives as long as ``f``.
-_COMPILED: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+#: (program text, eps, batch_size) -> jitted differences, the most recent _CACHED.
+_COMPILED: "collections.OrderedDict[tuple, Callable]" = collections.OrderedDict()
+_CACHED = 64
 
 
-def _compiled_differences(f, eps, batch_size) -> Callable:
-    """``jit(params -> ∂f/∂params)``, one per ``(f, eps, batch_size)`` while ``f``
-    lives, so that checking the same ``f`` again does not trace and compile again.
-    The cache holds ``f`` weakly (a closure over a large data set is not kept alive
-    by it); an ``f`` that cannot be weakly referenced is compiled per call."""
-    try:
-        per_f = _COMPILED.setdefault(f, {})
-        key = (eps, batch_size)
-        hash(key)
-    except TypeError:
-        return jax.jit(lambda params: _central_differences(f, eps, batch_size, params))
-    if key not in per_f:
-        ref = weakref.ref(f)
-        per_f[key] = jax.jit(
-            lambda params: _central_differences(ref(), eps, batch_size, params)
-        )
-    return per_f[key]
+def _compiled_differences(jaxpr, eps: float, batch_size) -> Callable:
+    """``jit((consts, params) -> ∂f/∂params)`` for ``f`` traced to ``jaxpr``, one per
+    program: its text holds every operation, literal and shape, and the arrays ``f``
+    closes over are arguments (``consts``), so a new data batch reuses it."""
+    key = (str(jaxpr), eps, batch_size)
+    if key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
+
+    def differences(consts, params):
+        f = jex.core.jaxpr_as_fun(jex.core.ClosedJaxpr(jaxpr, consts))
+        scalar_f = lambda p: f(*jax.tree.leaves(p))[0]
+        return _central_differences(scalar_f, eps, batch_size, params)
+
+    _COMPILED[key] = jax.jit(differences)
+    if len(_COMPILED) > _CACHED:
+        _COMPILED.popitem(last=False)
+    return _COMPILED[key]
 
 
 def _norm(x) -> float:
     """``‖x‖₂`` in float64, as ``m·‖x/m‖`` with ``m = max|x|``: ``Σx²`` itself
     underflows to 0 below ``|x| ≈ 1e-162`` and overflows above ``1e154``."""
-    x = np.abs(np.asarray(x, dtype=np.float64).ravel())
+    x = np.abs(np.asarray(x)).astype(np.float64).ravel()  # |x| of complex leaves too
     m = x.max(initial=0.0)
     if not 0 < m < np.inf:  # all zero (or empty), or an inf or NaN to propagate
         return float(np.sqrt(np.sum(np.square(x))))
     return float(m * np.linalg.norm(x / m))
+
+
+def _difference(x, y) -> np.ndarray:
+    """``x − y`` in float64, or complex128 when either is complex."""
+    complex_ = np.iscomplexobj(x) or np.iscomplexobj(y)
+    return np.subtract(x, y, dtype=np.complex128 if complex_ else np.float64)
 
 
 def _tree_norm(tree: PyTree) -> float:
@@ -162,12 +184,7 @@ def relative_error(a: PyTree, b: PyTree) -> float:
       ValueError: the trees differ in structure or a leaf's shape.
     """
     la, lb = _leaves_checked(a, b)
-    diff = _norm(
-        [
-            _norm(np.subtract(x, y, dtype=np.float64))
-            for x, y in zip(la, lb, strict=True)
-        ]
-    )
+    diff = _norm([_norm(_difference(x, y)) for x, y in zip(la, lb, strict=True)])
     na, nb = _tree_norm(la), _tree_norm(lb)
     return float(diff / max(na, nb, np.finfo(np.float64).tiny))
 
@@ -263,8 +280,7 @@ def _compare(got: PyTree, want: PyTree, got_name: str, want_name: str, args=()):
         np.finfo(np.float64).tiny,
     )
     contributions = [
-        _norm(np.subtract(g, w, dtype=np.float64)) / scale
-        for g, w in zip(lg, lw, strict=True)
+        _norm(_difference(g, w)) / scale for g, w in zip(lg, lw, strict=True)
     ]
     if not contributions:
         return 0.0, "<root>", problems

@@ -1,8 +1,9 @@
 """Weight initializers, called like ``jax.nn.initializers``.
 
 Every name is a factory that captures its configuration and returns
-``init(key, shape, dtype=jnp.float32) -> Array`` (``zeros()`` included, so all are
-called the same way). Weights of a dense layer have shape ``(n_in, n_out)``: the
+``init(key, shape, dtype=jnp.float32, out_sharding=None) -> Array`` (``zeros()``
+included, so all are called the same way; ``out_sharding`` is passed on to
+``jax.random``/``jnp``, as jax's initializers do). Weights of a dense layer have shape ``(n_in, n_out)``: the
 fan-in is ``shape[-2]`` and the fan-out ``shape[-1]``; for more dimensions (a
 convolution kernel ``(..., in, out)``) both are multiplied by the receptive-field size
 ``prod(shape[:-2])``, as in ``jax.nn.initializers``.
@@ -82,12 +83,23 @@ __all__ = [
 ]
 
 Initializer = Callable[..., Array]
-"""``init(key, shape, dtype=jnp.float32) -> Array``."""
+"""``init(key, shape, dtype=jnp.float32, out_sharding=None) -> Array``."""
 
 
-def _named(init: Callable, name: str) -> Initializer:
-    init.__name__ = name
-    init.__qualname__ = name
+def _initializer(name: str, draw: Callable[[PRNGKey, Shape, Any, Any], Array]):
+    """The initializer named ``name``: ``init(key, shape, dtype=jnp.float32,
+    out_sharding=None)`` checks ``shape`` (``_as_shape``) and returns
+    ``draw(key, shape, dtype, out_sharding)``."""
+
+    def init(
+        key: PRNGKey,
+        shape: Sequence[int],
+        dtype: Any = jnp.float32,
+        out_sharding: Any = None,
+    ) -> Array:
+        return draw(key, _as_shape(shape), dtype, out_sharding)
+
+    init.__name__ = init.__qualname__ = name
     return init
 
 
@@ -137,6 +149,19 @@ def _fans(name: str, shape: Shape) -> tuple[int, int]:
     return fan_in, fan_out
 
 
+def _numeric_shape(name: str, param: str, value) -> tuple[int, ...]:
+    """The shape of ``value``, a number or numeric array (bool, int, float, complex)."""
+    try:
+        kind = np.asarray(value).dtype.kind
+    except (TypeError, ValueError):
+        kind = None
+    if kind not in ("b", "i", "u", "f", "c"):
+        raise TypeError(
+            f"{name}: {param} must be a number or a numeric array; got {param}={value!r}."
+        )
+    return tuple(np.shape(value))
+
+
 def _nonnegative_finite(name: str, param: str, value) -> float:
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: {param} must be a float; got {param}={value!r}.")
@@ -157,11 +182,11 @@ def zeros() -> Initializer:
         ``init(key, shape, dtype=jnp.float32)``; ``key`` is ignored.
     """
 
-    def init(key: PRNGKey, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
+    def draw(key, shape, dtype, out_sharding):
         del key
-        return jnp.zeros(_as_shape(shape), dtype)
+        return jnp.zeros(shape, dtype, out_sharding=out_sharding)
 
-    return _named(init, "zeros")
+    return _initializer("zeros", draw)
 
 
 def ones() -> Initializer:
@@ -171,28 +196,42 @@ def ones() -> Initializer:
         ``init(key, shape, dtype=jnp.float32)``; ``key`` is ignored.
     """
 
-    def init(key: PRNGKey, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
+    def draw(key, shape, dtype, out_sharding):
         del key
-        return jnp.ones(_as_shape(shape), dtype)
+        return jnp.ones(shape, dtype, out_sharding=out_sharding)
 
-    return _named(init, "ones")
+    return _initializer("ones", draw)
 
 
 def constant(value: Any) -> Initializer:
     """Every entry equal to ``value`` (e.g. ``constant(0.25)`` for a PReLU slope).
 
     Args:
-        value: a scalar (or an array broadcastable to the shape).
+        value: a number (or a numeric array broadcastable to the shape).
 
     Returns:
         ``init(key, shape, dtype=jnp.float32)``; ``key`` is ignored.
+
+    Raises:
+        TypeError: ``value`` is not numeric (checked here, not at the first init).
+        ValueError: at init, ``value``'s shape does not broadcast to ``shape``.
     """
+    value_shape = _numeric_shape("constant", "value", value)
 
-    def init(key: PRNGKey, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
+    def draw(key, shape, dtype, out_sharding):
         del key
-        return jnp.full(_as_shape(shape), value, dtype)
+        try:
+            broadcast = np.broadcast_shapes(value_shape, shape) == shape
+        except ValueError:
+            broadcast = False
+        if not broadcast:
+            raise ValueError(
+                f"constant: value of shape {value_shape} does not broadcast to "
+                f"shape={shape}; got value={value!r}."
+            )
+        return jnp.full(shape, value, dtype, out_sharding=out_sharding)
 
-    return _named(init, "constant")
+    return _initializer("constant", draw)
 
 
 ### Fixed-scale random initializers (as jax.nn.initializers.normal / uniform).
@@ -211,11 +250,11 @@ def normal(stddev: float = 1.0) -> Initializer:
     """
     std = _nonnegative_finite("normal", "stddev", stddev)
 
-    def init(key: PRNGKey, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
+    def draw(key, shape, dtype, out_sharding):
         _check_float_dtype("normal", dtype)
-        return jax.random.normal(key, _as_shape(shape), dtype) * std
+        return jax.random.normal(key, shape, dtype, out_sharding=out_sharding) * std
 
-    return _named(init, "normal")
+    return _initializer("normal", draw)
 
 
 def uniform(scale: float = 1e-2) -> Initializer:
@@ -231,11 +270,12 @@ def uniform(scale: float = 1e-2) -> Initializer:
     """
     upper = _nonnegative_finite("uniform", "scale", scale)
 
-    def init(key: PRNGKey, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
+    def draw(key, shape, dtype, out_sharding):
         _check_float_dtype("uniform", dtype)
-        return jax.random.uniform(key, _as_shape(shape), dtype) * upper
+        u = jax.random.uniform(key, shape, dtype, out_sharding=out_sharding)
+        return u * upper
 
-    return _named(init, "uniform")
+    return _initializer("uniform", draw)
 
 
 ### Fan-based (variance-scaling) initializers.
@@ -252,22 +292,22 @@ def _variance(name: str, shape: Shape, scale: float, mode: str, dtype) -> Array:
 
 
 def _scaled_normal(name: str, scale: float, mode: str) -> Initializer:
-    def init(key: PRNGKey, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
-        shape = _as_shape(shape)
+    def draw(key, shape, dtype, out_sharding):
         variance = _variance(name, shape, scale, mode, dtype)
-        return jax.random.normal(key, shape, dtype) * jnp.sqrt(variance)
+        z = jax.random.normal(key, shape, dtype, out_sharding=out_sharding)
+        return z * jnp.sqrt(variance)
 
-    return _named(init, name)
+    return _initializer(name, draw)
 
 
 def _scaled_uniform(name: str, scale: float, mode: str) -> Initializer:
-    def init(key: PRNGKey, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
-        shape = _as_shape(shape)
+    def draw(key, shape, dtype, out_sharding):
         variance = _variance(name, shape, scale, mode, dtype)
         # U[−a, a) has variance a²/3, so a = √(3·variance).
-        return jax.random.uniform(key, shape, dtype, -1) * jnp.sqrt(3 * variance)
+        u = jax.random.uniform(key, shape, dtype, -1, out_sharding=out_sharding)
+        return u * jnp.sqrt(3 * variance)
 
-    return _named(init, name)
+    return _initializer(name, draw)
 
 
 def xavier_normal() -> Initializer:

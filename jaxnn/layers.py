@@ -60,6 +60,13 @@ def _int(name: str, value: Any) -> int:
     return value
 
 
+def _non_negative_int(name: str, value: Any) -> int:
+    """``value`` as a Python int if it is an integer (``_is_int``) >= 0."""
+    if not _is_int(value) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0; got {name}={value!r}.")
+    return int(value)
+
+
 def _positive_int(name: str, value: Any) -> int:
     """``value`` as a Python int if it is an integer (``_is_int``) > 0."""
     if not _is_int(value) or value <= 0:

@@ -336,6 +336,20 @@ def bars(
 # ### activation functions ###########################################################
 
 
+def _z_range(z_range) -> tuple[float, float]:
+    """``(low, high)``, two finite numbers with ``low < high``; ValueError otherwise."""
+    try:
+        low, high = (float(v) for v in z_range)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(
+            f"z_range must be two finite numbers (low, high) with low < high; got "
+            f"z_range={z_range!r}."
+        )
+    return low, high
+
+
 def activation_functions(
     names: Sequence[str],
     path,
@@ -350,7 +364,19 @@ def activation_functions(
     ``dy = 1`` (``Activation.backward(z, f(z), 1)``); softmax is drawn for the
     two-class logits ``(z, 0)``, whose first output is ``σ(z)``. Names must be
     registered in ``jaxnn.activations`` (a ``ValueError`` says which are).
+
+    Raises:
+      ValueError: an unknown name; ``z_range`` not two finite numbers ``low <
+        high``, ``num`` not an int >= 2 or ``ncols`` not an int >= 1 (each drew
+        empty or reversed panels).
     """
+    low, high = _z_range(z_range)
+    if isinstance(num, bool) or not isinstance(num, int) or num < 2:
+        raise ValueError(
+            f"num must be an int >= 2 (points per curve); got num={num!r}."
+        )
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be an int >= 1; got ncols={ncols!r}.")
     import jax
     import jax.numpy as jnp
 
@@ -371,7 +397,7 @@ def activation_functions(
                 out[name] = (y, act.backward(z, y, jnp.ones_like(z)))
         return out
 
-    z = jnp.linspace(z_range[0], z_range[1], num, dtype=jnp.float32)
+    z = jnp.linspace(low, high, num, dtype=jnp.float32)
     values = evaluate(z)
     n = max(len(names), 1)
     ncols = max(1, min(ncols, n))

@@ -11,8 +11,9 @@ that went non-finite.
 
 import functools
 import json
+import pathlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -24,7 +25,7 @@ from jaxnn import backprop, checkpoint, data, diagnostics
 from jaxnn import optim as _optim
 from jaxnn._tree import tree_cast
 from jaxnn._typing import Array, OptState, Params, PRNGKey, State
-from jaxnn.layers import Layer, _positive_int
+from jaxnn.layers import Layer, _is_int, _non_negative_int, _positive_int
 
 BACKWARDS = ("manual", "autodiff")
 
@@ -81,11 +82,13 @@ def _finite_and_norm(value, grads) -> tuple[Array, Array]:
     """``(finite, ‖g‖)``: are the loss and ``‖g‖`` finite?
 
     The gradients are raveled into one vector first, so the norm is one reduction
-    whatever the number of leaves (a reduction per leaf costs a kernel each). A
-    gradient whose squared norm overflows counts as non-finite, as its reported norm
-    is then ``inf``.
+    whatever the number of leaves (a reduction per leaf costs a kernel each), in at
+    least float32. A gradient whose squared norm overflows that counts as
+    non-finite, as its reported norm is then ``inf``.
     """
     flat_g = ravel_pytree(grads)[0]
+    # At least float32: a float16 sum of squares overflows from a norm of 256.
+    flat_g = flat_g.astype(jnp.promote_types(flat_g.dtype, jnp.float32))
     sq_norm = jnp.sum(flat_g * flat_g)
     return jnp.isfinite(value) & jnp.isfinite(sq_norm), jnp.sqrt(sq_norm)
 
@@ -367,6 +370,11 @@ def model_for(dataset: data.Dataset, hidden=(128, 64), **mlp_kwargs) -> Run:
     from jaxnn import models
 
     _, loss = data.head_for(dataset.task)
+    if isinstance(hidden, str) or not isinstance(hidden, Sequence):
+        raise ValueError(
+            f"hidden must be a sequence of layer widths, e.g. (128, 64) or (); got "
+            f"hidden={hidden!r}."
+        )
     model = models.mlp((*hidden, dataset.num_outputs), **mlp_kwargs)
     return Run(model, loss, dataset.task)
 
@@ -441,6 +449,39 @@ def _resume_or_start(checkpoint_dir, resume: bool, state, run_config: dict):
     return state, step, meta.get("history", [])
 
 
+def _check_fit_arguments(
+    n_train, epochs, batch_size, seed, checkpoint_dir, keep, resume, config, place,
+    on_epoch,
+) -> None:  # fmt: skip
+    """``fit``'s arguments, before any work: a ValueError naming the first bad one.
+    A ``checkpoint_dir`` is made here (with its parents), so that a file in its way
+    is found now rather than at the first save, an epoch later."""
+    _non_negative_int("epochs", epochs)
+    if not _is_int(batch_size) or not 1 <= batch_size <= n_train:
+        raise ValueError(
+            f"batch_size must be an int in [1, {n_train}] (the training set size); "
+            f"got batch_size={batch_size!r}."
+        )
+    _non_negative_int("seed", seed)  # as data.load's
+    if config is not None and not isinstance(config, dict):
+        raise ValueError(f"config must be a dict or None; got config={config!r}.")
+    for name, fn in (("place", place), ("on_epoch", on_epoch)):
+        if fn is not None and not callable(fn):
+            raise ValueError(f"{name} must be callable or None; got {name}={fn!r}.")
+    if checkpoint_dir is None:
+        if resume:
+            raise ValueError("resume=True needs a checkpoint_dir.")
+        return
+    _positive_int("keep", keep)
+    try:
+        pathlib.Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(
+            f"checkpoint_dir must be a directory, or a path where one can be made; "
+            f"got checkpoint_dir={str(checkpoint_dir)!r} ({err})."
+        ) from None
+
+
 def fit(
     run: Run,
     dataset: data.Dataset,
@@ -494,22 +535,10 @@ def fit(
       ValueError: a bad argument; ``resume`` without a checkpoint, from another
         run's or beyond ``epochs``; a fresh run into a directory with checkpoints.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be an int ≥ 0; got epochs={epochs!r}.")
-    n_train = dataset.x_train.shape[0]
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or not 1 <= batch_size <= n_train
-    ):
-        raise ValueError(
-            f"batch_size must be an int in [1, {n_train}] (the training set size); "
-            f"got batch_size={batch_size!r}."
-        )
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs a checkpoint_dir.")
-    if checkpoint_dir is not None:
-        _positive_int("keep", keep)  # here, not at the first save an epoch later
+    _check_fit_arguments(
+        dataset.x_train.shape[0], epochs, batch_size, seed, checkpoint_dir, keep,
+        resume, config, place, on_epoch,
+    )  # fmt: skip
     state = init_state(
         run.model, optimizer, jax.random.key(seed), (dataset.num_features,), dtype
     )

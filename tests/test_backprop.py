@@ -395,23 +395,31 @@ def test_numerical_grad_in_batches_equals_one_at_a_time():
             gradcheck.numerical_grad(f, params, batch_size=bad)
 
 
-def test_numerical_grad_compiles_once_per_function_and_lets_it_go():
-    """The same ``f`` again: no new trace; ``f`` deleted: its cache entry goes."""
-    traces = []
+def test_numerical_grad_reads_f_as_it_is_now_and_compiles_once_per_program():
+    """float64. f reads a global data batch and a Python scalar: after either
+    changes the finite differences follow it, as an eager jax.grad does (they kept
+    the first trace's values: a correct gradient then failed check_grads). A new
+    batch of the same shape reuses the compiled program; f is not kept alive."""
+    data = {"X": jnp.arange(6.0).reshape(3, 2), "scale": 1.0}
 
-    def f(p):
-        traces.append(1)  # runs while tracing only
-        return jnp.sum(jnp.tanh(p) ** 2)
+    def f(w):
+        return data["scale"] * jnp.sum(jnp.tanh(data["X"] @ w) ** 2)
 
-    params = jnp.linspace(-1.0, 1.0, 7)
-    first = gradcheck.numerical_grad(f, params)
-    n = len(traces)
-    again = gradcheck.numerical_grad(f, params)
-    assert len(traces) == n and n > 0
-    np.testing.assert_array_equal(first, again)
-    gradcheck.numerical_grad(f, params, eps=1e-5)  # another eps: its own compile
-    assert len(traces) > n
-    np.testing.assert_allclose(first, jax.grad(f)(params), rtol=1e-8)
+    w = jnp.array([0.3, -0.2])
+    before = set(gradcheck._COMPILED)
+    first = gradcheck.numerical_grad(f, w)
+    np.testing.assert_allclose(first, jax.grad(f)(w), rtol=1e-8)
+    compiled = dict(gradcheck._COMPILED)
+    (mine,) = set(compiled) - before  # one program for this f
+    data["X"] = -0.5 * data["X"]
+    moved = gradcheck.numerical_grad(f, w)
+    np.testing.assert_allclose(moved, jax.grad(f)(w), rtol=1e-8)
+    assert not np.allclose(moved, first)
+    assert gradcheck._COMPILED == compiled  # the same program: no new compile
+    assert compiled[mine]._cache_size() == 1
+    data["scale"] = 5.0  # a literal in the program: compiled anew, and read
+    np.testing.assert_allclose(gradcheck.numerical_grad(f, w), 5 * moved, rtol=1e-8)
+    assert gradcheck.check_grads(f, jax.grad(f), w, raise_on_fail=False).passed
     ref = weakref.ref(f)
     del f
     gc.collect()

@@ -194,7 +194,7 @@ def test_n_samples_for_synthetic_sets():
             r"\(0, 1\); got test_fraction='0\.2'",
         ),
         ({"name": "xor", "seed": -1}, r"seed must be an int >= 0; got seed=-1"),
-        ({"name": "xor", "seed": 1.5}, r"seed must be an int; got seed=1\.5"),
+        ({"name": "xor", "seed": 1.5}, r"seed must be an int >= 0; got seed=1\.5"),
         ({"name": ["xor"]}, r"unknown data set \['xor'\]"),
     ],
 )
@@ -254,7 +254,7 @@ def test_permutation_is_uniform():
         assert stats.chisquare(counts).pvalue > 1e-3, (e, counts)
 
 
-@pytest.mark.parametrize("n", [0, -1, 2**31, 2.0])
+@pytest.mark.parametrize("n", [0, -1, 2**31, 2.0, True])  # True was read as 1
 def test_permutation_rejects_bad_n(n):
     with pytest.raises(
         ValueError, match=rf"n must be an int in \[1, 2\*\*31 - 1\]; got n={n!r}"

@@ -360,10 +360,20 @@ def test_numerical_grad_divides_by_the_step_each_leaf_actually_took():
     def f(p):
         return jnp.sum(c * p["a"].astype(jnp.float64)) + jnp.sum(p["b"] ** 2)
 
-    grads = gradcheck.numerical_grad(f, params)
-    assert grads["a"].dtype == jnp.float32 and grads["b"].dtype == jnp.float64
-    np.testing.assert_allclose(grads["a"], c, rtol=1e-7)
-    np.testing.assert_allclose(grads["b"], [2.0, -6.0], rtol=1e-8)
+    # A NumPy float64 eps (np.logspace's) made the float32 leaf's steps float64:
+    # 1.7e-5 off; it must change nothing. The float32 leaf alone: f is float64, and
+    # its partials came back float64 (jax.grad's are float32).
+    p = params
+    for eps in (1e-6, np.float64(1e-6), np.float32(1e-6)):
+        grads = gradcheck.numerical_grad(f, params, eps=eps)
+        assert grads["a"].dtype == jnp.float32 and grads["b"].dtype == jnp.float64
+        np.testing.assert_allclose(grads["a"], c, rtol=1e-7)
+        np.testing.assert_allclose(grads["b"], [2.0, -6.0], rtol=1e-8)
+        alone = gradcheck.numerical_grad(
+            lambda a: f({**p, "a": a}), params["a"], eps=eps
+        )
+        assert alone.dtype == jnp.float32
+        np.testing.assert_allclose(alone, c, rtol=1e-7)
 
 
 def test_numerical_grad_refuses_an_eps_whose_step_can_vanish():
@@ -444,6 +454,16 @@ def test_relative_error_is_scale_invariant_at_extreme_magnitudes():
     wrong = lambda p: 3e-170 * p  # the true gradient is 2e-170·p
     report = gradcheck.check_grads(f, wrong, jnp.array([1.0, 2.0]), raise_on_fail=False)
     assert not report.passed and report.max_error > 0.3
+
+
+def test_relative_error_of_complex_leaves_uses_the_modulus():
+    """complex128: the difference was taken in float64, which NumPy refused with a
+    casting error naming neither argument nor leaf; ‖i − (−i)‖ / ‖i‖ is 2."""
+    a = {"z": jnp.array([1j, 3 + 4j]), "r": jnp.array([1.0])}
+    b = {"z": jnp.array([-1j, 3 + 4j]), "r": jnp.array([1.0])}
+    want = 2 / np.sqrt(1 + 25 + 1)
+    np.testing.assert_allclose(gradcheck.relative_error(a, b), want, rtol=1e-15)
+    assert gradcheck.relative_error(a, a) == 0.0
 
 
 def test_check_grads_and_check_layer_refuse_bad_tolerances():

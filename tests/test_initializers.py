@@ -158,6 +158,23 @@ def test_dtype_shape_and_key_are_respected(name, dtype):
     assert init(jax.random.key(3), DENSE).dtype == jnp.float32  # the default dtype
 
 
+@pytest.mark.parametrize("name", initializers.NAMES)
+def test_out_sharding_is_accepted_and_passed_on_as_by_jax(name):
+    """jax's initializers are ``init(key, shape, dtype=None, out_sharding=None)``;
+    ours refused the keyword (TypeError), so code written for jax's failed."""
+    hparams = {"value": np.full((DENSE[-1],), 0.25)} if name == "constant" else {}
+    init = initializers.get(name, **hparams)
+    key = jax.random.key(3)
+    plain = init(key, DENSE, jnp.float32)
+    np.testing.assert_array_equal(
+        init(key, DENSE, jnp.float32, out_sharding=None), plain
+    )
+    sharding = jax.sharding.NamedSharding(jax.make_mesh((1,), ("x",)), jax.P("x"))
+    placed = init(key, DENSE, jnp.float32, out_sharding=sharding)
+    assert placed.sharding.spec == jax.P("x", None)
+    np.testing.assert_array_equal(placed, plain)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_constant_initializers(dtype):
     key = jax.random.key(5)
@@ -221,6 +238,19 @@ BAD = [
         lambda: initializers.he_normal()(jax.random.key(0), (2, 2), jnp.int32),
         TypeError,
         "floating dtype.*got dtype=int32",
+    ),
+    # constant's value is checked when the factory is called, and at init against
+    # the shape (jax's "Incompatible types for broadcasting" named neither).
+    (
+        lambda: initializers.constant("abc"),
+        TypeError,
+        "constant: value must be a number or a numeric array; got value='abc'",
+    ),
+    (lambda: initializers.constant(None), TypeError, "got value=None"),
+    (
+        lambda: initializers.constant(np.ones(3))(jax.random.key(0), (2, 2)),
+        ValueError,
+        r"value of shape \(3,\) does not broadcast to shape=\(2, 2\)",
     ),
     (lambda: initializers.default_for("swish"), ValueError, "activation_name='swish'"),
     (lambda: initializers.default_for("swish"), ValueError, "relu, leaky_relu"),

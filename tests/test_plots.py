@@ -1,6 +1,8 @@
 """Every figure function writes a valid, non-empty PNG, non-finite inputs included."""
 
+import math
 import pathlib
+import re
 
 import matplotlib.image
 import numpy as np
@@ -81,6 +83,25 @@ def test_activation_functions_gallery(tmp_path):
         num=51,
     )
     assert_png(path)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num": 0}, "num must be an int >= 2 (points per curve); got num=0"),
+        ({"num": 1}, "got num=1"),
+        ({"num": 50.0}, "got num=50.0"),
+        ({"z_range": (5, -5)}, "low < high; got z_range=(5, -5)"),
+        ({"z_range": (0, math.inf)}, "got z_range=(0, inf)"),
+        ({"z_range": (1, 2, 3)}, "got z_range=(1, 2, 3)"),
+        ({"ncols": 0}, "ncols must be an int >= 1; got ncols=0"),
+    ],
+)
+def test_activation_functions_refuses_empty_or_reversed_axes(tmp_path, kwargs, message):
+    """num=0 drew empty panels and z_range=(5, -5) a reversed axis, silently."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plots.activation_functions(("relu",), tmp_path / "a.png", **kwargs)
+    assert not (tmp_path / "a.png").exists()
 
 
 def test_optimizer_trajectories_over_contours(tmp_path):

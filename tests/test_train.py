@@ -128,25 +128,71 @@ def test_resume_is_bit_identical(tmp_path, adam_options):
         np.testing.assert_array_equal(a, b)
 
 
-def test_fit_refuses_a_bad_keep_before_training(tmp_path, monkeypatch):
-    """keep=0 was refused by the first checkpoint.save, one epoch in."""
+def test_fit_refuses_bad_arguments_before_training(tmp_path, monkeypatch):
+    """Each was found late or not at all: keep=0 and a checkpoint_dir that is a
+    file (or below one) by the first save, one epoch in (that epoch lost); seed=1.5
+    by jax, without naming seed; seed=True or -1 trained (data.load refuses them);
+    place=3 after the shuffle; config=[1, 2] as "'list' object is not a mapping"."""
     ds = data.load("xor", n_samples=400)
     run = train.model_for(ds, hidden=(4,))
     monkeypatch.setattr(train, "make_epoch", lambda *a, **k: pytest.fail("trained"))
-    for keep in (0, -1, 2.0, True):
-        with pytest.raises(
-            ValueError, match=f"keep must be a positive int; got keep={keep!r}"
-        ):
-            train.fit(
-                run,
-                ds,
-                optim.sgd(0.1),
-                epochs=1,
-                batch_size=32,
-                checkpoint_dir=tmp_path,
-                keep=keep,
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a directory")
+    ckpt = tmp_path / "ckpt"
+    fit = functools.partial(train.fit, run, ds, optim.sgd(0.1), epochs=1, batch_size=32)
+    for kwargs, message in [
+        *(
+            (
+                {"checkpoint_dir": ckpt, "keep": keep},
+                f"keep must be a positive int; got keep={keep!r}",
             )
-    assert not any(tmp_path.iterdir())
+            for keep in (0, -1, 2.0, True)
+        ),
+        *(
+            ({"seed": seed}, f"seed must be an int >= 0; got seed={seed!r}")
+            for seed in (1.5, True, -1)
+        ),
+        ({"config": [1, 2]}, r"config must be a dict or None; got config=\[1, 2\]"),
+        ({"place": 3}, "place must be callable or None; got place=3"),
+        (
+            {"on_epoch": "print"},
+            "on_epoch must be callable or None; got on_epoch='print'",
+        ),
+        (
+            {"checkpoint_dir": a_file},
+            f"checkpoint_dir must be a directory, .*got checkpoint_dir='{a_file}'",
+        ),
+        ({"checkpoint_dir": a_file / "sub"}, f"got checkpoint_dir='{a_file / 'sub'}'"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            fit(**kwargs)
+    assert sorted(tmp_path.iterdir()) == [a_file]
+    with pytest.raises(ValueError, match=r"hidden must be a sequence .*got hidden=32"):
+        train.model_for(ds, hidden=32)
+
+
+def test_float16_gradient_norm_is_summed_in_float32():
+    """A float16 step whose gradient norm is ~360 (finite loss, gradients and
+    parameters) was flagged non-finite: the float16 sum of squares overflowed (max
+    65504), so fit stopped with "gradient norm=inf — parameters still finite"."""
+    ds = data.load("digits", seed=0, dtype=jnp.float16)
+    run = train.model_for(ds, hidden=(32,))
+    opt = optim.sgd(1e-4)
+    state = train.init_state(run.model, opt, jax.random.key(0), (64,), jnp.float16)
+    x, y = ds.x_train[:64] * 150, ds.y_train[:64]
+    step = train.make_train_step(run.model, run.loss, opt)
+    _, metrics = step(state, x, y)
+    grads = backprop.value_and_grad(run.model, run.loss)(
+        state.params, state.model_state, x, y, key=None
+    )[1]
+    norm = np.sqrt(
+        sum(
+            np.sum(np.square(np.asarray(g, np.float32))) for g in jax.tree.leaves(grads)
+        )
+    )
+    assert 256 < norm < 1e4  # its square overflows float16
+    assert bool(metrics.finite)
+    np.testing.assert_allclose(float(metrics.grad_norm), norm, rtol=1e-3)
 
 
 def test_resume_refuses_another_run_and_fresh_runs_keep_checkpoints(tmp_path):
@@ -327,7 +373,7 @@ def test_fit_rejects_bad_arguments():
         ValueError, match=r"batch_size must be an int in \[1, 80\].*batch_size=81"
     ):
         train.fit(run, ds, optim.sgd(0.1), epochs=1, batch_size=81)
-    with pytest.raises(ValueError, match="epochs must be an int ≥ 0; got epochs=-1"):
+    with pytest.raises(ValueError, match="epochs must be an int >= 0; got epochs=-1"):
         train.fit(run, ds, optim.sgd(0.1), epochs=-1, batch_size=8)
     with pytest.raises(
         ValueError, match=r"backward must be one of \('manual', 'autodiff'\)"
