@@ -15,6 +15,7 @@ thread (``threads_thunk``), and comparisons use the faster of its two settings.
 
 import functools
 import importlib
+import math
 import os
 from collections.abc import Callable
 
@@ -22,7 +23,8 @@ import numpy as np
 
 from benchmarks._nets import Net, residual_blocks
 
-_GELU_C = np.sqrt(2.0 / np.pi)
+# Python floats: a NumPy float64 scalar would promote a float32 cell to float64.
+_GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
 BN_EPS = 1e-5
 NUMPY_DTYPES = ("float32", "float64")

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks._timing import MAX_REPEATS  # noqa: E402
 from benchmarks.cells import CONTROL, STEP_CONTROL, temp_le_count  # noqa: E402
 
 SUMMARY_KEYS = (
@@ -219,6 +220,17 @@ def _ratio(r) -> str:
     return "—" if r is None else f"{r['median']:.3f} ±{r['iqr'] / 2:.3f}"
 
 
+def _rounds_text(settings: dict) -> str:
+    """How many timed rounds a cell got, as ``cells`` decides it."""
+    floor = min(settings["repeats"], settings.get("min_repeats", settings["repeats"]))
+    if settings.get("budget_s") is None:
+        return f"{settings['repeats']} rounds per cell"
+    return (
+        f"at least {floor} rounds per cell, more within a {settings['budget_s']:g} s "
+        f"budget (up to {MAX_REPEATS})"
+    )
+
+
 def _cores_text(host: dict) -> str:
     """``"2 cores"``, or ``"2 cores, 1 usable by the run"`` for a run pinned to fewer
     (``taskset``); results without ``usable_cores`` read as unpinned."""
@@ -242,8 +254,7 @@ def markdown(results: dict) -> str:
         f"{results['host']['load_end']} at end",
         f"- grid `{results['grid']}`{_range_text(results)}, dtypes "
         f"{', '.join(results['dtypes'])}; "
-        f"{results['settings']['repeats']} rounds per cell (or a "
-        f"{results['settings']['budget_s']} s budget), medians, ± half the IQR; "
+        f"{_rounds_text(results['settings'])}, medians, ± half the IQR; "
         f"wall time {results['wall_s']:.0f} s",
         "",
         "## Targets",

@@ -56,6 +56,10 @@ class Analysis(NamedTuple):
     program: str | None  # ``program_fingerprint``: equal for identical programs
 
 
+# Rounds a budget never exceeds: medians of tiny, noisy calls need many.
+MAX_REPEATS = 2000
+
+
 def config_flag(name: str):
     """A jax config value by name, or ``None`` where this jax version has no such flag."""
     try:
@@ -93,7 +97,7 @@ def time_interleaved(
     warmup: int = 3,
     budget_s: float | None = None,
     min_repeats: int = 5,
-    max_repeats: int = 2000,
+    max_repeats: int = MAX_REPEATS,
     seed: int = 0,
 ) -> dict[str, list[float]]:
     """Wall-clock seconds of every thunk, one call of each per round.

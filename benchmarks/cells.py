@@ -182,6 +182,12 @@ def _peer_thunks(cell: Cell, net, params, x, y, manual_grads, backend: str):
         np_fn = _peers.numpy_value_and_grad(net)
         xn, yn = np.asarray(x), np.asarray(y)
         _, grads = np_fn(layers, xn, yn)
+        got = {str(g.dtype) for p in grads for g in p.values()}
+        if got != {cell.dtype}:  # its time would be another dtype's
+            raise RuntimeError(
+                f"the NumPy peer of {cell.label} computed in {sorted(got)}, not "
+                f"{cell.dtype}."
+            )
         thunks["numpy"] = lambda: np_fn(layers, xn, yn)
         info["numpy"] = {"grad_rel_error": _nets.relative_error(grads, reference)}
     else:

@@ -180,15 +180,24 @@ def after_idle(thunk, idle_s: float, repeats: int) -> list[float]:
 def _peer_thunks(net, state0, ds, batch_size: int, seed: int):
     """``(thunks, threads, models)`` of the NumPy and (if installed) PyTorch epochs,
     each at its default thread count and at one thread (``_1t``), from ``state0``'s
-    weights; ``models`` holds each peer's trained weights, by peer."""
+    weights; ``models`` holds each variant's trained weights, by name. Each thread
+    setting trains its own copy, so each has had as many epochs as jaxnn's."""
     layers0 = _nets.layer_arrays(net, state0.params)
-    thunks, models = {}, {}
-    thunks["numpy"], models["numpy"] = _numpy_thunk(net, layers0, ds, batch_size, seed)
+    makers = {"numpy": _numpy_thunk}
     if _peers.torch_or_none() is not None:
-        thunks["torch"], models["torch"] = _torch_thunk(
-            net, layers0, ds, batch_size, seed
-        )
-    thunks, threads = _peers.peer_variants(thunks)
+        makers["torch"] = _torch_thunk
+    copies = []
+    for _ in range(2):  # [0] at the default thread count, [1] at one thread
+        built = {
+            p: make(net, layers0, ds, batch_size, seed) for p, make in makers.items()
+        }
+        variants, threads = _peers.peer_variants({p: t for p, (t, _) in built.items()})
+        copies.append((variants, {p: model for p, (_, model) in built.items()}))
+    thunks, models = {}, {}
+    for name in copies[0][0]:
+        copy = int(name.endswith("_1t"))
+        thunks[name] = copies[copy][0][name]
+        models[name] = copies[copy][1][name.removesuffix("_1t")]
     return thunks, threads, models
 
 
@@ -372,7 +381,7 @@ def run(
         per_impl[name]["test_accuracy"] = _accuracy(logits, ds.y_test)
     x_test = np.asarray(ds.x_test)
     for peer, model_state in peer_models.items():
-        if peer == "numpy":
+        if peer.removesuffix("_1t") == "numpy":
             logits = _peers.numpy_forward(net, model_state, x_test)
         else:
             torch = _peers.torch_or_none()
@@ -380,10 +389,7 @@ def run(
             with torch.no_grad():
                 x_t = torch.tensor(x_test, device=device)
                 logits = _peers.torch_forward(net, model_state, x_t).cpu().numpy()
-        acc = _accuracy(logits, ds.y_test)
-        for name in (peer, f"{peer}_1t"):  # one model trained by both thread settings
-            if name in per_impl:
-                per_impl[name]["test_accuracy"] = acc
+        per_impl[peer]["test_accuracy"] = _accuracy(logits, ds.y_test)
 
     speedups = {}
     for base in [f"scan_{b}" for b in backwards]:

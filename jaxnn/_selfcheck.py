@@ -2,7 +2,9 @@
 
 Every activation, loss, layer and a set of models is checked on the current backend:
 hand-written backward vs ``jax.vjp``/``jax.grad`` (float32 and float64) and vs central
-finite differences (float64); every optimizer is run beside optax when it is installed.
+finite differences (float64), at parameters moved off their initial values; every
+activation also at its kinks (``z = ±0``, vs ``jax.vjp``); every optimizer is run
+beside optax when it is installed.
 """
 
 from collections.abc import Iterator
@@ -42,15 +44,19 @@ class Row(NamedTuple):
         return "passed" if self.passed else "failed"
 
 
+def _activations() -> list[tuple[str, activations.Activation]]:
+    """Every registered activation, GELU's exact form and the ReLU rule that
+    ``models.mlp`` uses after batch_norm (its mask read from ``z``)."""
+    return [
+        *((name, activations.get(name)) for name in activations.NAMES),
+        ("gelu(approximate=False)", activations.get("gelu", approximate=False)),
+        ("relu (mask read from z)", activations.RELU_MASKED_BY_Z),
+    ]
+
+
 def _layer_cases():
-    for name in activations.NAMES:
-        yield "activation", name, L.activation(name), (5,)
-    yield (
-        "activation",
-        "gelu(approximate=False)",
-        L.activation("gelu", approximate=False),
-        (5,),
-    )
+    for item, act in _activations():
+        yield "activation", item, L.activation(act), (5,)
     yield "layer", "dense", L.dense(4), (5,)
     yield "layer", "dense(use_bias=False)", L.dense(4, use_bias=False), (5,)
     yield "layer", "prelu", L.prelu(), (5,)
@@ -86,6 +92,25 @@ def _layer_rows(dtype) -> Iterator[Row]:
                 report.passed,
                 "; ".join(report.problems),
             )
+
+
+# Inputs at the kinks (relu'(0) = 0, leaky_relu'(0) = 1, elu'(0) = α), where finite
+# differences cannot judge and normal draws never land: jax.vjp only.
+_KINKS = [[0.0, -0.0, 1.0, -1.0, 0.0], [2.0, 0.0, -0.0, -3.0, 0.5]]
+
+
+def _kink_rows(dtype) -> Iterator[Row]:
+    dtype_name = jnp.dtype(dtype).name
+    dy = jnp.arange(1.0, 11.0, dtype=dtype).reshape(2, 5)
+    for item, act in _activations():
+
+        def compute(z, act=act):
+            y = act.forward(z)
+            y_ad, vjp = jax.vjp(act.forward, z)
+            return (y, act.backward(z, y, dy)), (y_ad, vjp(dy)[0]), None
+
+        z = jnp.asarray(_KINKS, dtype)
+        yield _gradient_row("activation", f"{item} at 0 and −0", dtype_name, compute, z)
 
 
 def _loss_inputs(name: str, key, dtype):
@@ -173,6 +198,11 @@ MODEL_CASES = (
         "binary_cross_entropy",
     ),
     (
+        "mlp depth 3 relu+bn, softmax-CE",  # ReLU's mask from z after batch_norm
+        dict(sizes=(8, 8, 3), batch_norm=True),
+        "softmax_cross_entropy_with_integer_labels",
+    ),
+    (
         "mlp depth 3 sigmoid+residual, mse",
         dict(sizes=(8, 8, 3), activation="sigmoid", residual=True),
         "mse",
@@ -206,6 +236,11 @@ def _model_rows(dtype) -> Iterator[Row]:
         k_init, k_data, k_drop = jax.random.split(jax.random.key(2), 3)
         _, params, state = model.init(k_init, (5,))
         params, state = tree_cast(params, dtype), tree_cast(state, dtype)
+        # Off the initial γ = 1, β = 0 (as check_layer does): exact points for a
+        # backward that drops γ.
+        params, state = gradcheck.away_from_init(
+            (params, state), np.random.default_rng(2)
+        )
         x, y = _loss_inputs(loss_name, k_data, dtype)
         x = jnp.concatenate([x, x[:, :2] ** 2], axis=1)  # (6, 5) inputs
         manual_fn = backprop.value_and_grad(model, loss_name)
@@ -253,6 +288,7 @@ def run(dtypes=("float32", "float64"), *, optimizers: bool = True) -> Iterator[R
         for dtype_name in dtypes:
             dtype = jnp.dtype(dtype_name)
             yield from _layer_rows(dtype)
+            yield from _kink_rows(dtype)
             yield from _loss_rows(dtype)
             yield from _model_rows(dtype)
             if optimizers:

@@ -77,9 +77,9 @@ def custom_vjp(layer: Layer) -> Callable:
     Returns:
       ``apply(params, state, x, *, train=False, key=None) -> (y, new_state)``, a
       ``jax.custom_vjp`` function whose VJP with respect to ``(params, x)`` is
-      ``layer.backward``. ``new_state`` (running statistics) is returned as if under
+      ``layer.backward``. ``new_state`` (running statistics) is returned under
       ``stop_gradient``, as ``autodiff_value_and_grad`` returns it as auxiliary data:
-      a cotangent for it is dropped.
+      no gradient flows through it, and it can be passed back into ``apply``.
 
     Raises:
       TypeError: ``layer`` is not a ``Layer``.
@@ -117,6 +117,10 @@ def custom_vjp(layer: Layer) -> Callable:
             return dparams, None, dx, None
 
         f.defvjp(f_fwd, f_bwd, symbolic_zeros=True)
-        return f(params, state, x, key)
+        y, new_state = f(params, state, x, key)
+        # Truly under stop_gradient: a custom_vjp output carries a tangent, and fed
+        # back into apply (a scan over batches, an eval call on the new statistics)
+        # it read as differentiation with respect to state.
+        return y, jax.lax.stop_gradient(new_state)
 
     return apply

@@ -360,6 +360,26 @@ def check_grads(
     return report
 
 
+def away_from_init(tree: PyTree, rng: np.random.Generator) -> PyTree:
+    """Every floating leaf of ``tree`` moved off its value, in its own dtype: times
+    ``e^(0.25·n)`` entry by entry (signs kept, so a running variance stays > 0), and
+    an all-zero leaf (a bias, β, a running mean) plus ``0.1·n``; ``n ~ N(0, 1)`` from
+    ``rng``. Initial values are special (``γ = 1``, ``β = 0``, one PReLU slope for
+    every unit): a backward rule that drops ``γ`` or reads ``α[0]`` is exact there."""
+
+    def move(leaf):
+        dtype = jnp.asarray(leaf).dtype
+        if not jnp.issubdtype(dtype, jnp.floating):
+            return leaf
+        a = np.asarray(leaf, np.float64)
+        a = a * np.exp(0.25 * rng.standard_normal(a.shape))
+        if not np.any(a):
+            a = a + 0.1 * rng.standard_normal(a.shape)
+        return jnp.asarray(a, dtype)
+
+    return jax.tree.map(move, tree)
+
+
 def check_layer(
     layer: Layer,
     input_shape: tuple[int, ...],
@@ -372,11 +392,15 @@ def check_layer(
     finite_differences: bool = True,
     name: str = "layer",
     raise_on_fail: bool = True,
+    perturb: bool = True,
 ) -> Report:
     """Three-way check of a Layer's hand-written ``backward``.
 
-    Initialises the layer, draws ``x`` (``(batch, *input_shape)``) and a cotangent
-    ``dy`` from normal distributions, and compares:
+    Initialises the layer, moves its parameters and state off their initial values
+    (``perturb``: a rule that is right only at ``γ = 1``, ``β = 0``, a running
+    variance of 1 or equal slopes per unit would pass there), draws ``x``
+    (``(batch, *input_shape)``) and a cotangent ``dy`` from normal distributions,
+    and compares:
 
     1. ``backward(cache, dy)`` with ``jax.vjp`` of ``forward(...)[0]`` with respect to
        ``(params, x)`` — tree structure, shapes, dtypes and values (``rtol``, default
@@ -396,6 +420,8 @@ def check_layer(
         evaluations of the layer for P parameters and inputs).
       name: label for the report.
       raise_on_fail: raise ``AssertionError`` naming the worst leaf on failure.
+      perturb: move every floating leaf of the initial parameters and state off its
+        value first (``away_from_init``); ``False`` checks at the initial values.
 
     Returns:
       A ``Report`` with errors ``"backward vs vjp"`` and, in float64,
@@ -425,6 +451,8 @@ def check_layer(
     # Test inputs come from numpy's generator, seeded by the key: a jax.random draw
     # inside a new jitted function costs a second of XLA compilation on CPU.
     rng = np.random.default_rng(np.asarray(jax.random.key_data(k_x)).tolist())
+    if perturb:
+        params, state = away_from_init((params, state), rng)
     x = jnp.asarray(rng.standard_normal((batch, *input_shape)), dtype)
     fwd_key = k_fwd if train else None
     with_fd = finite_differences and dtype == jnp.float64

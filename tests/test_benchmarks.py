@@ -15,12 +15,14 @@ import jax.numpy as jnp
 import matplotlib.image
 import numpy as np
 import pytest
+from _subprocess import run_python
 
 # `python -m pytest` (make test) has the repository root on sys.path; plain `pytest`
 # has only tests/, and benchmarks/ is not an installed package.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks import (  # noqa: E402
+    _nets,
     _peers,
     _report,
     _timing,
@@ -143,6 +145,24 @@ def test_grid_budget_skips_the_rest_and_partial_results_survive(tmp_path):
         "cells": [1],
         "partial": True,
     }
+
+
+def test_grid_budget_counts_the_grids_time_not_the_peak_matmuls(monkeypatch):
+    """The peak matmuls before the grid took its budget's seconds: with a 1.5 s
+    budget and 2 s of peak matmul no cell was measured ("grid budget of 2 s
+    spent", the budget rounded too)."""
+    import time
+
+    def slow_peak(*args, **kwargs):
+        time.sleep(0.3)
+        return {}
+
+    monkeypatch.setattr(backprop, "peak_matmul", slow_peak)
+    grid = TINY_GRID[:1]
+    res = backprop.run(grid, **{**GRID_SPENT, "grid_budget_s": 0.25})
+    assert [c["label"] for c in res["cells"]] == [grid[0].label]
+    res = backprop.run(grid, **{**GRID_SPENT, "grid_budget_s": 1e-9})
+    assert "grid budget of 1e-09 s spent: 1 of 1 cells skipped." in res["notes"]
 
 
 def _ratios(results: dict):
@@ -309,6 +329,31 @@ def test_cli_skips_the_grid_and_refuses_grid_options_then(monkeypatch, tmp_path)
         with pytest.raises(SystemExit) as exc:
             backprop.main(["--skip", "grid", *extra])
         assert exc.value.code == 2, extra
+
+
+@pytest.mark.parametrize(("argv", "floor"), [([], 30), (["--quick"], 5)])
+def test_repeats_sets_the_floor_of_rounds_and_the_report_says_so(
+    monkeypatch, tmp_path, argv, floor
+):
+    """``--repeats 100`` ran 30 rounds of a slow cell (the budget decided above the
+    fixed floor of 30), and ``--repeats 10`` 25 while the JSON said 30."""
+    seen = {}
+
+    def fake_run(grid, **kwargs):
+        seen.update(kwargs)
+        return {"plots": [], "summary": dict.fromkeys(_report.SUMMARY_KEYS)}
+
+    monkeypatch.setattr(backprop, "run", fake_run)
+    backprop.main([*argv, "--out", str(tmp_path)])
+    settings = seen["settings"]._asdict()
+    assert min(settings["repeats"], settings["min_repeats"]) == floor
+    for n in (10, 100):
+        backprop.main([*argv, "--repeats", str(n), "--out", str(tmp_path)])
+        settings = seen["settings"]._asdict()
+        assert settings["repeats"] == settings["min_repeats"] == n
+        text = _report._rounds_text(settings)
+        assert text.startswith(f"at least {n} rounds per cell, more within a ")
+    assert _report._rounds_text({**settings, "budget_s": None}) == "100 rounds per cell"
 
 
 def test_a_run_without_a_grid_says_so():
@@ -633,3 +678,62 @@ def test_numpy_matmuls_compute_what_scan_matmuls_computes(getkey):
     for a, b in zip(ours, theirs, strict=True):
         # Relative to the largest entry: float32 sums in another order.
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * float(np.abs(b).max()))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("variant", _nets.VARIANTS)
+def test_numpy_peer_computes_in_the_cells_dtype(variant, dtype, getkey):
+    """GELU's constant √(2/π) was a NumPy float64 scalar, which under NumPy 2's
+    promotion made a float32 cell's NumPy peer compute in float64 from the first
+    GELU on (and its time 1.1–1.3× a float32 one's). Every variant, both losses."""
+    for loss in _nets.LOSSES:
+        net = _nets.net_for(variant, 2, 8, loss, classes=3)
+        params, _ = _nets.init(net, getkey(), 5, dtype)
+        x, y = _nets.batch(net, getkey(), 4, 5, dtype)
+        value, grads = _peers.numpy_value_and_grad(net)(
+            _nets.layer_arrays(net, params), np.asarray(x), np.asarray(y)
+        )
+        assert np.asarray(value).dtype == dtype, (variant, loss)
+        assert {str(g.dtype) for p in grads for g in p.values()} == {dtype}
+
+
+def test_each_peer_thread_setting_trains_its_own_model():
+    """numpy and numpy_1t trained one shared model, so each peer's test accuracy
+    came from twice jaxnn's epochs; now an epoch of one leaves the other as it was."""
+    ds, _, net, state0 = throughput.setup(0)
+    thunks, threads, models = throughput._peer_thunks(net, state0, ds, 64, 0)
+    if "numpy_1t" not in thunks:
+        pytest.skip("NumPy's BLAS runs one thread here: no _1t variant")
+    start = [{k: v.copy() for k, v in p.items()} for p in models["numpy_1t"]]
+    thunks["numpy"]()
+    for before, after in zip(start, models["numpy_1t"], strict=True):
+        for k in before:
+            np.testing.assert_array_equal(before[k], after[k])
+    assert any(
+        not np.array_equal(a[k], b[k])
+        for a, b in zip(start, models["numpy"], strict=True)
+        for k in a
+    )
+    assert threads["numpy_1t"] == 1
+
+
+def test_only_the_fd_part_runs_in_64_bit_mode_in_a_float32_run():
+    """x64 was switched on for the whole process whenever the FD part ran, so a
+    float32 run's Adam step and epoch compiled other programs than with --skip fd
+    or in benchmarks.memory. (A fresh process: the suite runs in 64-bit mode.)"""
+    script = f"""
+import sys, jax
+sys.path.insert(0, {str(pathlib.Path(__file__).resolve().parents[1])!r})
+from benchmarks import backprop
+from benchmarks.cells import Cell, Settings
+res = backprop.run(
+    [Cell(1, 8, 4, "relu", "softmax_cross_entropy", "float32")],
+    settings=Settings(repeats=2, warmup=1, budget_s=None, peer_budget_s=None,
+                      compile_repeats=1, peers=False),
+    peak_sizes=(16,), peak_repeats=2, throughput_epochs=None, dispatch_repeats=None,
+    fd_sizes=(10, 30), fd_repeats=1,
+)
+errors = [p["relative_error"] for p in res["fd_scaling"]["points"]]
+print("x64 after:", jax.config.jax_enable_x64, "fd errors below 1e-6:", max(errors) < 1e-6)
+"""
+    run_python(script, expect="x64 after: False fd errors below 1e-6: True")

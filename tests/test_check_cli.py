@@ -34,9 +34,14 @@ def _planted_layers():
     )
 
 
+def _two_activations():
+    return [(name, _selfcheck.activations.get(name)) for name in ("tanh", "relu")]
+
+
 @pytest.fixture
 def small_check(monkeypatch):
     monkeypatch.setattr(_selfcheck, "_layer_cases", _few_layers)
+    monkeypatch.setattr(_selfcheck, "_activations", _two_activations)
     monkeypatch.setattr(_selfcheck, "MODEL_CASES", _selfcheck.MODEL_CASES[-2:])
 
 
@@ -48,13 +53,16 @@ def test_check_prints_table_writes_json_and_passes(small_check, tmp_path, capsys
     payload = json.loads(out.read_text())
     items = {r["item"] for r in payload["rows"]}
     assert {"tanh", "batch_norm (eval)", "two_layer_sigmoid, mse"} <= items
+    assert {"tanh at 0 and −0", "relu at 0 and −0"} <= items
     assert set(_selfcheck.losses.NAMES) <= items
     assert payload["backend"] == jax.default_backend()
     rows = payload["rows"]
     assert {r["dtype"] for r in rows} == {"float32", "float64"}
     assert all(r["passed"] for r in rows)
     for r in rows:
-        if r["dtype"] == "float64":
+        if r["item"].endswith("at 0 and −0"):  # kinks: vs jax.vjp only
+            assert r["vs_autodiff"] <= 1e-5 and r["vs_fd"] is None, r
+        elif r["dtype"] == "float64":
             assert r["vs_autodiff"] <= 1e-12 and r["vs_fd"] <= 1e-6, r
         else:
             assert r["vs_autodiff"] <= 1e-5 and r["vs_fd"] is None, r
@@ -63,6 +71,7 @@ def test_check_prints_table_writes_json_and_passes(small_check, tmp_path, capsys
 
 def test_check_exits_1_on_a_wrong_backward(monkeypatch, capsys):
     monkeypatch.setattr(_selfcheck, "_layer_cases", _planted_layers)
+    monkeypatch.setattr(_selfcheck, "_activations", lambda: [])
     monkeypatch.setattr(_selfcheck, "MODEL_CASES", ())
     monkeypatch.setattr(_selfcheck.losses, "NAMES", ())
     assert cli.main(["check", "--dtype", "float64", "--quick"]) == 1
@@ -82,6 +91,7 @@ def test_check_without_optax_shows_skipped_rows_not_passes(
     skipped now: neither passed nor failed, and the exit code stays 0."""
     monkeypatch.setenv("COLUMNS", "200")  # rich would shorten the note with "…"
     monkeypatch.setattr(_selfcheck, "_layer_cases", _few_layers)
+    monkeypatch.setattr(_selfcheck, "_activations", lambda: [])
     monkeypatch.setattr(_selfcheck, "MODEL_CASES", ())
     monkeypatch.setattr(_selfcheck.losses, "NAMES", ())
     out = tmp_path / "check.json"
@@ -162,6 +172,38 @@ def test_loss_rows_fail_a_wrong_loss_backward(monkeypatch):
     monkeypatch.setattr(_selfcheck.losses, "get", lambda name: broken)
     (row,) = _selfcheck._loss_rows(jnp.float32)
     assert not row.passed and 5e-3 < row.vs_autodiff < 2e-2, row
+
+
+def test_kink_rows_fail_a_rule_wrong_only_at_zero(monkeypatch):
+    """relu'(0) = 0 (jax.nn's): a rule masking with z >= 0 is right at every normal
+    draw, so no other row sees it; the kink rows compare at ±0 with jax.vjp."""
+    relu = _selfcheck.activations.get("relu")
+    wrong = relu._replace(backward=lambda z, y, dy: jnp.where(z >= 0, dy, 0.0))
+    monkeypatch.setattr(
+        _selfcheck, "_activations", lambda: [("relu", wrong), ("ok", relu)]
+    )
+    rows = list(_selfcheck._kink_rows(jnp.float64))
+    assert [(r.item, r.passed) for r in rows] == [
+        ("relu at 0 and −0", False),
+        ("ok at 0 and −0", True),
+    ]
+
+
+def test_check_covers_relu_after_batch_norm(monkeypatch):
+    """models.mlp uses RELU_MASKED_BY_Z after batch_norm (jaxnn train --batch-norm's
+    default); no row ran it, so a broken one passed every row. Now its activation,
+    kink and model rows fail."""
+    broken = _selfcheck.activations.RELU_MASKED_BY_Z._replace(
+        backward=lambda z, y, dy: dy
+    )
+    monkeypatch.setattr(_selfcheck.activations, "RELU_MASKED_BY_Z", broken)
+    rows = _selfcheck.run(("float64",), optimizers=False)
+    failed = [r.item for r in rows if not r.passed]
+    assert failed == [
+        "relu (mask read from z)",
+        "relu (mask read from z) at 0 and −0",
+        "mlp depth 3 relu+bn, softmax-CE",
+    ], failed
 
 
 def test_check_rejects_unknown_dtype(capsys):
