@@ -40,11 +40,18 @@ def _abs_sq(x) -> jax.Array:
 
 def tree_sq_norm(tree: PyTree) -> jax.Array:
     """``Σ_leaves Σ |x|²``, real also for complex leaves; the leaf sums are added left
-    to right, as optax's ``tree.norm`` adds them."""
+    to right, as optax's ``tree.norm`` adds them. Leaves narrower than float32 are
+    squared and summed in float32: in float16 the sum overflows from a norm of 256
+    (optax's, in the leaf dtype, does), and in bfloat16 it loses all but 8 bits."""
     leaves = jax.tree.leaves(tree)
     if not leaves:
         return jnp.zeros([])
-    return sum(jnp.sum(_abs_sq(x)) for x in leaves)
+    return sum(jnp.sum(_abs_sq(_at_least_float32(x))) for x in leaves)
+
+
+def _at_least_float32(x) -> jax.Array:
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
 def tree_norm(tree: PyTree) -> jax.Array:

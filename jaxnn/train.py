@@ -450,8 +450,8 @@ def _resume_or_start(checkpoint_dir, resume: bool, state, run_config: dict):
 
 
 def _check_fit_arguments(
-    n_train, epochs, batch_size, seed, checkpoint_dir, keep, resume, config, place,
-    on_epoch,
+    n_train: int, *, epochs, batch_size, seed, checkpoint_dir, keep, resume, config,
+    place, on_epoch,
 ) -> None:  # fmt: skip
     """``fit``'s arguments, before any work: a ValueError naming the first bad one.
     A ``checkpoint_dir`` is made here (with its parents), so that a file in its way
@@ -462,7 +462,11 @@ def _check_fit_arguments(
             f"batch_size must be an int in [1, {n_train}] (the training set size); "
             f"got batch_size={batch_size!r}."
         )
-    _non_negative_int("seed", seed)  # as data.load's
+    if _non_negative_int("seed", seed) >= 2**32:  # as data.load's, and 32 bits:
+        raise ValueError(  # without x64, jax.random.key(2**32) is key(0)
+            f"seed must be an int in [0, 2**32 - 1] (jax keeps 32 bits of a seed "
+            f"without jax_enable_x64: 2**32 would be seed 0); got seed={seed!r}."
+        )
     if config is not None and not isinstance(config, dict):
         raise ValueError(f"config must be a dict or None; got config={config!r}.")
     for name, fn in (("place", place), ("on_epoch", on_epoch)):
@@ -536,8 +540,9 @@ def fit(
         run's or beyond ``epochs``; a fresh run into a directory with checkpoints.
     """
     _check_fit_arguments(
-        dataset.x_train.shape[0], epochs, batch_size, seed, checkpoint_dir, keep,
-        resume, config, place, on_epoch,
+        dataset.x_train.shape[0], epochs=epochs, batch_size=batch_size, seed=seed,
+        checkpoint_dir=checkpoint_dir, keep=keep, resume=resume, config=config,
+        place=place, on_epoch=on_epoch,
     )  # fmt: skip
     state = init_state(
         run.model, optimizer, jax.random.key(seed), (dataset.num_features,), dtype

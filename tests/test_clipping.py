@@ -236,3 +236,18 @@ def test_vmap_over_max_norm_on_mixed_dtypes_matches_optax():
     for i, max_norm in enumerate(max_norms):
         theirs, _ = optax.clip_by_global_norm(float(max_norm)).update(MIXED, ())
         assert_trees_close(jax.tree.map(lambda x, i=i: x[i], swept), theirs, 0)
+
+
+def test_global_norm_of_float16_leaves_does_not_overflow():
+    """float16: the sum of squares overflowed from a norm of 256 (65504 is float16's
+    largest value), so the norm was inf and clip_by_global_norm zeroed every update,
+    silently: exactly the exploding gradients clipping is for. (optax's does.) The
+    norm is now summed in float32; the clipped leaves stay float16."""
+    g = {"w": jnp.full((4,), 150.0, jnp.float16), "b": jnp.ones((70_000,), jnp.float16)}
+    norm = float(np.sqrt(4 * 150.0**2 + 70_000))
+    np.testing.assert_allclose(float(optim.global_norm(g)), norm, rtol=1e-6)
+    assert optim.global_norm(g).dtype == jnp.float32
+    clipped, _ = optim.clip_by_global_norm(1.0).update(g, None)
+    assert all(leaf.dtype == jnp.float16 for leaf in jax.tree.leaves(clipped))
+    np.testing.assert_allclose(clipped["w"], 150.0 / norm, rtol=1e-3)
+    np.testing.assert_allclose(float(optim.global_norm(clipped)), 1.0, rtol=1e-3)

@@ -152,6 +152,8 @@ def test_fit_refuses_bad_arguments_before_training(tmp_path, monkeypatch):
             ({"seed": seed}, f"seed must be an int >= 0; got seed={seed!r}")
             for seed in (1.5, True, -1)
         ),
+        # Without x64 jax keeps a seed's low 32 bits: 2**32 trained seed 0's run.
+        ({"seed": 2**32}, r"seed must be an int in \[0, 2\*\*32 - 1\]"),
         ({"config": [1, 2]}, r"config must be a dict or None; got config=\[1, 2\]"),
         ({"place": 3}, "place must be callable or None; got place=3"),
         (

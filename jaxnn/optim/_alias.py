@@ -137,6 +137,8 @@ def rmsprop(
     Note:
         The default puts :math:`\epsilon` inside the square root, as optax and the
         module do; PyTorch's ``RMSprop`` puts it outside (``eps_in_sqrt=False``).
+        With float16 parameters ``eps = 1e-8`` rounds to 0, as in optax: see
+        :func:`adam`'s note.
 
     Args:
         learning_rate: :math:`\eta`, a finite number ≥ 0 or a schedule.
@@ -182,6 +184,13 @@ def adam(
     :math:`t` counts from 1 on the first step; :math:`\epsilon` is outside the
     square root, ``eps_root`` inside it (:func:`scale_by_adam` has the formulas;
     ``nesterov=True`` is NAdam).
+
+    Note:
+        float16 parameters, as in optax: the default ``eps = 1e-8`` rounds to 0 and
+        :math:`(1 - \beta_2) g^2` to 0 for :math:`|g| \lesssim 7 \cdot 10^{-3}`, so the
+        first step divides by 0 (``inf``, or ``NaN`` where :math:`g = 0`). Keep
+        float32 parameters (and cast the forward pass), as mixed-precision training
+        does; ``jaxnn train`` offers float32 and float64 only.
 
     Args:
         learning_rate: :math:`\eta`, a finite number ≥ 0 or a schedule.

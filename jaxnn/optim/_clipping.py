@@ -15,7 +15,10 @@ def global_norm(tree: PyTree) -> jax.Array:
     .. math:: \|g\| = \sqrt{\textstyle\sum_{\text{leaves}} \sum_i |g_i|^2}
 
     A complex leaf contributes :math:`\operatorname{Re}(g_i)^2 +
-    \operatorname{Im}(g_i)^2`, as in optax, so the norm is always real.
+    \operatorname{Im}(g_i)^2`, as in optax, so the norm is always real. Leaves
+    narrower than float32 are summed in float32 (so their norm is float32): in
+    float16 the sum of squares overflows from a norm of 256, where optax's norm is
+    ``inf`` and its ``clip_by_global_norm`` zeroes every update.
 
     Args:
         tree: A pytree of real or complex arrays.
