@@ -239,7 +239,7 @@ def _model_rows(dtype) -> Iterator[Row]:
         # Off the initial γ = 1, β = 0 (as check_layer does): exact points for a
         # backward that drops γ.
         params, state = gradcheck.away_from_init(
-            (params, state), np.random.default_rng(2)
+            params, state, np.random.default_rng(2)
         )
         x, y = _loss_inputs(loss_name, k_data, dtype)
         x = jnp.concatenate([x, x[:, :2] ** 2], axis=1)  # (6, 5) inputs

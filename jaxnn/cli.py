@@ -207,10 +207,8 @@ def _path(text):
 
 def _seed(text):
     value = _non_negative_int(text)
-    # jax.random.key keeps 32 bits of a seed without x64 (2**32 is seed 0, the
-    # same run); the gradient check uses seed + 1.
-    if value > 2**32 - 2:
-        raise argparse.ArgumentTypeError(f"expected an int ≤ 2**32 - 2; got {text}")
+    if value > 2**63 - 2:  # jax.random.key takes an int64; the check uses seed + 1
+        raise argparse.ArgumentTypeError(f"expected an int ≤ 2**63 - 2; got {text}")
     return value
 
 
@@ -389,6 +387,12 @@ def cmd_train(args) -> int:
             file=sys.stderr,
         )
     _check_optimizer_options(args)
+    if args.seed > 2**32 - 2 and not jax.config.jax_enable_x64:
+        raise UsageError(  # train.fit refuses it too, but by its own name
+            f"--seed {args.seed}: a float32 run keeps 32 bits of the seed (jax "
+            "without x64: 2**32 would be seed 0), so it must be ≤ 2**32 - 2 (the "
+            "gradient check uses seed + 1); larger seeds need --dtype float64"
+        )
     dtype = jnp.dtype(args.dtype)
     dataset = data.load(args.data, seed=args.seed, dtype=dtype)
     n_train = dataset.x_train.shape[0]

@@ -11,6 +11,7 @@ finite differences, with tree structure, shapes and dtypes compared too.
 """
 
 import collections
+import weakref
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -48,9 +49,9 @@ def numerical_grad(
     the time follow the work. Use float64: in float32 rounding error ``~1e-7/ε`` swamps the result.
     ``f`` is traced afresh at every call, so what it reads besides ``params`` (a data
     batch in a global or a closure, a Python scalar) is read as it is now, as by an
-    eager ``jax.grad``; the compiled differences are cached by the traced program
-    with the arrays it closes over as arguments, so checking the same computation
-    again, on new data too, costs no new compilation.
+    eager ``jax.grad``; the compiled differences are cached per ``f`` (while it
+    lives) and traced program, with the arrays it closes over as arguments, so
+    checking the same ``f`` again, on new data too, costs no new compilation.
 
     Args:
       f: a jax-traceable function of ``params`` returning a scalar.
@@ -102,7 +103,9 @@ def numerical_grad(
             else f"{len(outs)} outputs"
         )
         raise ValueError(f"f must return a scalar; got {got}.")
-    return _compiled_differences(closed.jaxpr, eps, batch_size)(closed.consts, params)
+    return _compiled_differences(f, closed.jaxpr, eps, batch_size)(
+        closed.consts, params
+    )
 
 
 def _central_differences(f, eps, batch_size, params):
@@ -131,29 +134,39 @@ def _central_differences(f, eps, batch_size, params):
     )
 
 
-#: (program text, eps, batch_size) -> jitted differences, the most recent _CACHED.
-_COMPILED: "collections.OrderedDict[tuple, Callable]" = collections.OrderedDict()
-_CACHED = 64
+#: f -> {(program text, eps, batch_size): jitted differences}, held while f lives
+#: (the programs hold what f closes over), at most _PER_F programs per f.
+_COMPILED: "weakref.WeakKeyDictionary[Callable, collections.OrderedDict]" = (
+    weakref.WeakKeyDictionary()
+)
+_PER_F = 8
 
 
-def _compiled_differences(jaxpr, eps: float, batch_size) -> Callable:
+def _compiled_differences(f, jaxpr, eps: float, batch_size) -> Callable:
     """``jit((consts, params) -> ∂f/∂params)`` for ``f`` traced to ``jaxpr``, one per
-    program: its text holds every operation, literal and shape, and the arrays ``f``
-    closes over are arguments (``consts``), so a new data batch reuses it."""
+    ``f`` and program text (every operation, literal and shape), with the arrays
+    ``f`` closes over as arguments (``consts``), so that a new data batch reuses it.
+    Keyed by ``f`` too: two functions can print the same program and differ (an
+    inner ``jit``'s closed-over arrays, a callback, print without values). An ``f``
+    that cannot be weakly referenced is compiled per call."""
+    try:
+        per_f = _COMPILED.setdefault(f, collections.OrderedDict())
+    except TypeError:
+        per_f = collections.OrderedDict()
     key = (str(jaxpr), eps, batch_size)
-    if key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        return _COMPILED[key]
+    if key in per_f:
+        per_f.move_to_end(key)
+        return per_f[key]
 
     def differences(consts, params):
-        f = jex.core.jaxpr_as_fun(jex.core.ClosedJaxpr(jaxpr, consts))
-        scalar_f = lambda p: f(*jax.tree.leaves(p))[0]
-        return _central_differences(scalar_f, eps, batch_size, params)
+        g = jex.core.jaxpr_as_fun(jex.core.ClosedJaxpr(jaxpr, consts))
+        scalar_g = lambda p: g(*jax.tree.leaves(p))[0]
+        return _central_differences(scalar_g, eps, batch_size, params)
 
-    _COMPILED[key] = jax.jit(differences)
-    if len(_COMPILED) > _CACHED:
-        _COMPILED.popitem(last=False)
-    return _COMPILED[key]
+    per_f[key] = jax.jit(differences)
+    if len(per_f) > _PER_F:
+        per_f.popitem(last=False)
+    return per_f[key]
 
 
 def _norm(x) -> float:
@@ -360,24 +373,32 @@ def check_grads(
     return report
 
 
-def away_from_init(tree: PyTree, rng: np.random.Generator) -> PyTree:
-    """Every floating leaf of ``tree`` moved off its value, in its own dtype: times
-    ``e^(0.25·n)`` entry by entry (signs kept, so a running variance stays > 0), and
-    an all-zero leaf (a bias, β, a running mean) plus ``0.1·n``; ``n ~ N(0, 1)`` from
-    ``rng``. Initial values are special (``γ = 1``, ``β = 0``, one PReLU slope for
-    every unit): a backward rule that drops ``γ`` or reads ``α[0]`` is exact there."""
+def away_from_init(params: PyTree, state: PyTree, rng: np.random.Generator):
+    """``(params, state)`` with every floating leaf moved off its value, in its own
+    dtype: times ``e^(0.25·n)`` entry by entry (signs kept, so a positive scale or
+    running variance stays positive), and an all-zero leaf plus ``0.1·n`` in
+    ``params`` (a bias, β) or ``0.1·|n|`` in ``state`` (a running mean, or a mean
+    square that must stay ≥ 0); ``n ~ N(0, 1)`` from ``rng``. Initial values are
+    special (``γ = 1``, ``β = 0``, one PReLU slope for every unit): a backward rule
+    that drops ``γ`` or reads ``α[0]`` is exact there."""
 
-    def move(leaf):
-        dtype = jnp.asarray(leaf).dtype
-        if not jnp.issubdtype(dtype, jnp.floating):
-            return leaf
-        a = np.asarray(leaf, np.float64)
-        a = a * np.exp(0.25 * rng.standard_normal(a.shape))
-        if not np.any(a):
-            a = a + 0.1 * rng.standard_normal(a.shape)
-        return jnp.asarray(a, dtype)
+    def mover(shift):
+        def move(leaf):
+            dtype = jnp.asarray(leaf).dtype
+            if not jnp.issubdtype(dtype, jnp.floating):
+                return leaf
+            a = np.asarray(leaf, np.float64)
+            a = a * np.exp(0.25 * rng.standard_normal(a.shape))
+            if not np.any(a):
+                a = a + 0.1 * shift(rng.standard_normal(a.shape))
+            return jnp.asarray(a, dtype)
 
-    return jax.tree.map(move, tree)
+        return move
+
+    return (
+        jax.tree.map(mover(lambda n: n), params),
+        jax.tree.map(mover(np.abs), state),
+    )
 
 
 def check_layer(
@@ -421,7 +442,9 @@ def check_layer(
       name: label for the report.
       raise_on_fail: raise ``AssertionError`` naming the worst leaf on failure.
       perturb: move every floating leaf of the initial parameters and state off its
-        value first (``away_from_init``); ``False`` checks at the initial values.
+        value first (``away_from_init``: signs kept, zero state made ≥ 0); ``False``
+        checks at the initial values, for a layer whose parameters or state must
+        stay in some other range.
 
     Returns:
       A ``Report`` with errors ``"backward vs vjp"`` and, in float64,
@@ -452,7 +475,7 @@ def check_layer(
     # inside a new jitted function costs a second of XLA compilation on CPU.
     rng = np.random.default_rng(np.asarray(jax.random.key_data(k_x)).tolist())
     if perturb:
-        params, state = away_from_init((params, state), rng)
+        params, state = away_from_init(params, state, rng)
     x = jnp.asarray(rng.standard_normal((batch, *input_shape)), dtype)
     fwd_key = k_fwd if train else None
     with_fd = finite_differences and dtype == jnp.float64

@@ -151,11 +151,14 @@ def _fans(name: str, shape: Shape) -> tuple[int, int]:
 
 def _numeric_shape(name: str, param: str, value) -> tuple[int, ...]:
     """The shape of ``value``, a number or numeric array (bool, int, float, complex)."""
-    try:
-        kind = np.asarray(value).dtype.kind
+    try:  # jnp's dtypes: NumPy calls bfloat16 kind "V"; result_type(None) is float
+        dtype = jnp.result_type(value)
+        numeric = value is not None and (
+            jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_
+        )
     except (TypeError, ValueError):
-        kind = None
-    if kind not in ("b", "i", "u", "f", "c"):
+        numeric = False
+    if not numeric:
         raise TypeError(
             f"{name}: {param} must be a number or a numeric array; got {param}={value!r}."
         )

@@ -371,12 +371,15 @@ def activation_functions(
         empty or reversed panels).
     """
     low, high = _z_range(z_range)
-    if isinstance(num, bool) or not isinstance(num, int) or num < 2:
+    from jaxnn.layers import _is_int  # a NumPy int too, not a bool
+
+    if not _is_int(num) or num < 2:
         raise ValueError(
             f"num must be an int >= 2 (points per curve); got num={num!r}."
         )
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+    if not _is_int(ncols) or ncols < 1:
         raise ValueError(f"ncols must be an int >= 1; got ncols={ncols!r}.")
+    num, ncols = int(num), int(ncols)
     import jax
     import jax.numpy as jnp
 

@@ -13,7 +13,7 @@ import functools
 import json
 import pathlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import jax
@@ -370,7 +370,7 @@ def model_for(dataset: data.Dataset, hidden=(128, 64), **mlp_kwargs) -> Run:
     from jaxnn import models
 
     _, loss = data.head_for(dataset.task)
-    if isinstance(hidden, str) or not isinstance(hidden, Sequence):
+    if isinstance(hidden, str) or not isinstance(hidden, Iterable):
         raise ValueError(
             f"hidden must be a sequence of layer widths, e.g. (128, 64) or (); got "
             f"hidden={hidden!r}."
@@ -462,10 +462,13 @@ def _check_fit_arguments(
             f"batch_size must be an int in [1, {n_train}] (the training set size); "
             f"got batch_size={batch_size!r}."
         )
-    if _non_negative_int("seed", seed) >= 2**32:  # as data.load's, and 32 bits:
-        raise ValueError(  # without x64, jax.random.key(2**32) is key(0)
-            f"seed must be an int in [0, 2**32 - 1] (jax keeps 32 bits of a seed "
-            f"without jax_enable_x64: 2**32 would be seed 0); got seed={seed!r}."
+    _non_negative_int("seed", seed)  # as data.load's
+    limit, text = (2**63, "2**63") if jax.config.jax_enable_x64 else (2**32, "2**32")
+    if seed >= limit:
+        raise ValueError(
+            f"seed must be an int in [0, {text} - 1] (jax.random.key takes an int64 "
+            "with jax_enable_x64 and keeps 32 bits without it, where 2**32 would be "
+            f"seed 0); got seed={seed!r}."
         )
     if config is not None and not isinstance(config, dict):
         raise ValueError(f"config must be a dict or None; got config={config!r}.")

@@ -443,16 +443,15 @@ def test_numerical_grad_reads_f_as_it_is_now_and_compiles_once_per_program():
         return data["scale"] * jnp.sum(jnp.tanh(data["X"] @ w) ** 2)
 
     w = jnp.array([0.3, -0.2])
-    before = set(gradcheck._COMPILED)
     first = gradcheck.numerical_grad(f, w)
     np.testing.assert_allclose(first, jax.grad(f)(w), rtol=1e-8)
-    compiled = dict(gradcheck._COMPILED)
-    (mine,) = set(compiled) - before  # one program for this f
+    compiled = dict(gradcheck._COMPILED[f])
+    (mine,) = compiled  # one program for this f
     data["X"] = -0.5 * data["X"]
     moved = gradcheck.numerical_grad(f, w)
     np.testing.assert_allclose(moved, jax.grad(f)(w), rtol=1e-8)
     assert not np.allclose(moved, first)
-    assert gradcheck._COMPILED == compiled  # the same program: no new compile
+    assert gradcheck._COMPILED[f] == compiled  # the same program: no new compile
     assert compiled[mine]._cache_size() == 1
     data["scale"] = 5.0  # a literal in the program: compiled anew, and read
     np.testing.assert_allclose(gradcheck.numerical_grad(f, w), 5 * moved, rtol=1e-8)
@@ -460,7 +459,25 @@ def test_numerical_grad_reads_f_as_it_is_now_and_compiles_once_per_program():
     ref = weakref.ref(f)
     del f
     gc.collect()
-    assert ref() is None
+    assert ref() is None  # and its programs, which hold what it closed over
+
+
+def test_numerical_grad_does_not_mix_up_functions_that_print_alike():
+    """float64: two closures over different data through an inner jit print the
+    same program (the inner jit's arrays are not in the text): keyed by the
+    program alone, the second reused the first's data and check_grads failed a
+    correct jax.grad."""
+
+    def loss_on(x):
+        return jax.jit(lambda w: jnp.mean((x @ w) ** 2))
+
+    w = jnp.ones(3)
+    for seed in (1, 2):
+        f = loss_on(jax.random.normal(jax.random.key(seed), (8, 3), jnp.float64))
+        np.testing.assert_allclose(
+            gradcheck.numerical_grad(f, w), jax.grad(f)(w), rtol=1e-7
+        )
+        assert gradcheck.check_grads(f, jax.grad(f), w, raise_on_fail=False).passed
 
 
 def test_numerical_grad_step_is_relative_for_large_parameters():

@@ -268,9 +268,8 @@ def test_check_json_is_never_left_half_written(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "reason"),
     [
-        (["--seed", str(2**32 - 1)], f"expected an int ≤ 2**32 - 2; got {2**32 - 1}"),
-        (["--seed", str(2**32)], f"expected an int ≤ 2**32 - 2; got {2**32}"),
-        (["--seed", str(2**70)], f"expected an int ≤ 2**32 - 2; got {2**70}"),
+        (["--seed", str(2**63 - 1)], f"expected an int ≤ 2**63 - 2; got {2**63 - 1}"),
+        (["--seed", str(2**70)], f"expected an int ≤ 2**63 - 2; got {2**70}"),
         (["--out", f"{__file__}/sub"], f"{__file__} is a file; expected a directory"),
         (
             ["--checkpoint-dir", f"{__file__}/a/b"],

@@ -251,3 +251,7 @@ def test_global_norm_of_float16_leaves_does_not_overflow():
     assert all(leaf.dtype == jnp.float16 for leaf in jax.tree.leaves(clipped))
     np.testing.assert_allclose(clipped["w"], 150.0 / norm, rtol=1e-3)
     np.testing.assert_allclose(float(optim.global_norm(clipped)), 1.0, rtol=1e-3)
+    # A norm beyond float16's range (1e5): cast back to float16 it was inf again.
+    big = {"w": jnp.full((10_000,), 1000.0, jnp.float16)}
+    clipped, _ = optim.clip_by_global_norm(1.0).update(big, None)
+    np.testing.assert_allclose(clipped["w"], 0.01, rtol=1e-3)

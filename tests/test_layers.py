@@ -286,6 +286,25 @@ def test_check_layer_moves_off_the_initial_values_where_wrong_rules_are_exact(
     assert check(inner, (5,), batch=6).passed  # the right rule still passes
 
 
+def test_check_layer_keeps_a_zero_state_nonnegative():
+    """float64: a layer normalising by a running mean square (state 0 at init) got
+    a negative one from the perturbation (+0.1·n), rsqrt gave NaN, and its exact
+    backward failed; zero state is moved by +0.1·|n|."""
+
+    def init(key, input_shape):
+        return tuple(input_shape), (), jnp.zeros(input_shape[-1:], jnp.float32)
+
+    def forward(params, ms, x, *, train=False, key=None):
+        scale = jax.lax.rsqrt(ms + 1e-5)
+        return x * scale, ms, scale
+
+    def backward(scale, dy):
+        return (), dy * scale
+
+    report = gradcheck.check_layer(L.Layer(init, forward, backward), (3,))
+    assert report.passed, report
+
+
 def test_check_layer_checks_a_layer_whose_output_has_another_dtype():
     """float64: a layer that returns float32 gets a float32 dy, as jax.vjp needs
     (a float64 dy crashed the check inside jax.vjp instead of reporting); its

@@ -152,8 +152,8 @@ def test_fit_refuses_bad_arguments_before_training(tmp_path, monkeypatch):
             ({"seed": seed}, f"seed must be an int >= 0; got seed={seed!r}")
             for seed in (1.5, True, -1)
         ),
-        # Without x64 jax keeps a seed's low 32 bits: 2**32 trained seed 0's run.
-        ({"seed": 2**32}, r"seed must be an int in \[0, 2\*\*32 - 1\]"),
+        # With x64 (this suite) jax.random.key takes an int64; without it, below.
+        ({"seed": 2**63}, r"seed must be an int in \[0, 2\*\*63 - 1\]"),
         ({"config": [1, 2]}, r"config must be a dict or None; got config=\[1, 2\]"),
         ({"place": 3}, "place must be callable or None; got place=3"),
         (
@@ -171,6 +171,29 @@ def test_fit_refuses_bad_arguments_before_training(tmp_path, monkeypatch):
     assert sorted(tmp_path.iterdir()) == [a_file]
     with pytest.raises(ValueError, match=r"hidden must be a sequence .*got hidden=32"):
         train.model_for(ds, hidden=32)
+
+
+def test_seeds_of_2_to_the_32_are_refused_without_x64(tmp_path):
+    """Without x64 jax.random.key keeps a seed's low 32 bits (key(2**32) is key(0)):
+    seed 2**32 trained seed 0's run, bit for bit. fit and jaxnn train (float32)
+    refuse it; with --dtype float64 (x64) it is a seed of its own. A fresh process:
+    this suite runs with x64."""
+    script = f"""
+import jax
+from jaxnn import cli, data, optim, train
+assert not jax.config.jax_enable_x64
+ds = data.load("xor", n_samples=100)
+try:
+    train.fit(train.model_for(ds, hidden=(4,)), ds, optim.sgd(0.1), epochs=1,
+              batch_size=8, seed=2**32)
+except ValueError as e:
+    print("fit:", e)
+rc = cli.main(["train", "--data", "xor", "--seed", str(2**32 - 1), "--epochs", "1",
+               "--out", {str(tmp_path)!r}])
+print("cli rc", rc)
+"""
+    out = run_python(script, expect="cli rc 2")
+    assert "fit: seed must be an int in [0, 2**32 - 1]" in out, out
 
 
 def test_float16_gradient_norm_is_summed_in_float32():

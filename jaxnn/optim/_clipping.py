@@ -110,7 +110,13 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
             # float32, float32 under x64) keeps its dtype; optax's lax.select
             # raises a dtype error there.
             scale = jnp.asarray(max_norm, g.dtype)
-            return jax.lax.select(keep, g, (g / g_norm.astype(g.dtype)) * scale)
+            clipped = (g / g_norm.astype(g.dtype)) * scale
+            big = jnp.finfo(g.dtype).max
+            if big < jnp.finfo(g_norm.dtype).max:  # float16: the norm may not fit
+                # optax's numbers wherever its norm is finite in g's dtype.
+                wide = (g.astype(g_norm.dtype) / g_norm * max_norm).astype(g.dtype)
+                clipped = jnp.where(g_norm > big, wide, clipped)
+            return jax.lax.select(keep, g, clipped)
 
         return jax.tree.map(clip_leaf, updates), state
 
