@@ -111,10 +111,13 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
             # raises a dtype error there.
             scale = jnp.asarray(max_norm, g.dtype)
             clipped = (g / g_norm.astype(g.dtype)) * scale
+            if not jnp.issubdtype(g.dtype, jnp.inexact):
+                return jax.lax.select(keep, g, clipped)
             big = jnp.finfo(g.dtype).max
             if big < jnp.finfo(g_norm.dtype).max:  # float16: the norm may not fit
                 # optax's numbers wherever its norm is finite in g's dtype.
-                wide = (g.astype(g_norm.dtype) / g_norm * max_norm).astype(g.dtype)
+                wider = jnp.promote_types(g.dtype, g_norm.dtype)  # complex stays
+                wide = (g.astype(wider) / g_norm * max_norm).astype(g.dtype)
                 clipped = jnp.where(g_norm > big, wide, clipped)
             return jax.lax.select(keep, g, clipped)
 
