@@ -186,19 +186,23 @@ def _peer_thunks(net, state0, ds, batch_size: int, seed: int):
     makers = {"numpy": _numpy_thunk}
     if _peers.torch_or_none() is not None:
         makers["torch"] = _torch_thunk
-    copies = []
-    for _ in range(2):  # [0] at the default thread count, [1] at one thread
+
+    def build():
         built = {
             p: make(net, layers0, ds, batch_size, seed) for p, make in makers.items()
         }
         variants, threads = _peers.peer_variants({p: t for p, (t, _) in built.items()})
-        copies.append((variants, {p: model for p, (_, model) in built.items()}))
-    thunks, models = {}, {}
-    for name in copies[0][0]:
-        copy = int(name.endswith("_1t"))
-        thunks[name] = copies[copy][0][name]
-        models[name] = copies[copy][1][name.removesuffix("_1t")]
-    return thunks, threads, models
+        return variants, threads, {p: model for p, (_, model) in built.items()}
+
+    (default, threads, models), (single, _, single_models) = build(), build()
+    pick = lambda name: (
+        (single, single_models) if name.endswith("_1t") else (default, models)
+    )
+    return (
+        {name: pick(name)[0][name] for name in default},
+        threads,
+        {name: pick(name)[1][name.removesuffix("_1t")] for name in default},
+    )
 
 
 def batch_sweep(

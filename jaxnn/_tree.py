@@ -46,10 +46,12 @@ def tree_sq_norm(tree: PyTree) -> jax.Array:
     leaves = jax.tree.leaves(tree)
     if not leaves:
         return jnp.zeros([])
-    return sum(jnp.sum(_abs_sq(_at_least_float32(x))) for x in leaves)
+    return sum(jnp.sum(_abs_sq(at_least_float32(x))) for x in leaves)
 
 
-def _at_least_float32(x) -> jax.Array:
+def at_least_float32(x) -> jax.Array:
+    """``x`` in float32 if its dtype is narrower (float16, bfloat16), else as it is:
+    where a sum of squares or a mean must not overflow or lose its bits."""
     x = jnp.asarray(x)
     return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 

@@ -109,20 +109,28 @@ class Activation(NamedTuple):
     backward: Callable[[Array, Array, Array], Array]
 
 
+def _check_cotangent(owner: str, dy, shape, dtype, output: str = "output") -> None:
+    """``dy`` of the output's shape and dtype, as ``jax.vjp`` requires of a
+    cotangent: a broadcastable ``dy`` would otherwise be broadcast silently, and
+    another dtype would promote (or round) the gradients. Checked at trace time;
+    the layers' backward rules use it too."""
+    if tuple(jnp.shape(dy)) != tuple(shape):
+        raise ValueError(
+            f"{owner}: backward's dy must have the {output}'s shape "
+            f"{tuple(shape)}; got dy.shape={tuple(jnp.shape(dy))}."
+        )
+    if jnp.result_type(dy) != dtype:
+        raise TypeError(
+            f"{owner}: backward's dy must have the {output}'s dtype "
+            f"{jnp.dtype(dtype).name}; got dy.dtype={jnp.result_type(dy).name}."
+        )
+
+
 def _activation(name: str, forward, backward) -> Activation:
     """``Activation(name, forward, backward)``, its backward checking ``dy`` first."""
 
     def checked_backward(z, y, dy):
-        if tuple(jnp.shape(dy)) != tuple(jnp.shape(y)):
-            raise ValueError(
-                f"{name}: backward's dy must have the output's shape "
-                f"{tuple(jnp.shape(y))}; got dy.shape={tuple(jnp.shape(dy))}."
-            )
-        if jnp.result_type(dy) != jnp.result_type(y):
-            raise TypeError(
-                f"{name}: backward's dy must have the output's dtype "
-                f"{jnp.result_type(y).name}; got dy.dtype={jnp.result_type(dy).name}."
-            )
+        _check_cotangent(name, dy, jnp.shape(y), jnp.result_type(y))
         return backward(z, y, dy)
 
     return Activation(name, forward, checked_backward)

@@ -387,8 +387,10 @@ def cmd_train(args) -> int:
             file=sys.stderr,
         )
     _check_optimizer_options(args)
-    if args.seed > 2**32 - 2 and not jax.config.jax_enable_x64:
-        raise UsageError(  # train.fit refuses it too, but by its own name
+    # Reached without x64 only (with it, _seed's bound is lower); train.fit would
+    # refuse the seed too, but by its own name. The gradient check uses seed + 1.
+    if args.seed + 1 >= train.seed_limit():
+        raise UsageError(
             f"--seed {args.seed}: a float32 run keeps 32 bits of the seed (jax "
             "without x64: 2**32 would be seed 0), so it must be ≤ 2**32 - 2 (the "
             "gradient check uses seed + 1); larger seeds need --dtype float64"

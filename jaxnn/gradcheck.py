@@ -271,22 +271,21 @@ def _compare(got: PyTree, want: PyTree, got_name: str, want_name: str, args=()):
         for p, _ in jax.tree_util.tree_leaves_with_path(want)
     ]
     lg, lw = jax.tree.leaves(got), jax.tree.leaves(want)
-    first_bad = None
+    bad_paths = []
     for path, g, w in zip(paths, lg, lw, strict=True):
         if np.shape(g) != np.shape(w):
             problems.append(
                 f"shape of {path}: {got_name} {np.shape(g)} vs {want_name} {np.shape(w)}"
             )
+            bad_paths.append(path)
         elif jnp.asarray(g).dtype != jnp.asarray(w).dtype:
             problems.append(
                 f"dtype of {path}: {got_name} {jnp.asarray(g).dtype} vs "
                 f"{want_name} {jnp.asarray(w).dtype}"
             )
-        else:
-            continue
-        first_bad = path if first_bad is None else first_bad
+            bad_paths.append(path)
     if problems:
-        return float("inf"), first_bad or "<root>", problems
+        return float("inf"), bad_paths[0], problems
     scale = max(
         _tree_norm(lg),
         _tree_norm(lw),

@@ -128,19 +128,8 @@ def _check_params(layer: str, x: Array, vectors: dict, width: int, dtype) -> Non
 
 
 def _check_dy(layer: str, dy: Array, shape: tuple, dtype) -> None:
-    """``dy`` of the layer output's shape and dtype, as ``jax.vjp`` requires of a
-    cotangent: a broadcastable ``dy`` would otherwise be broadcast silently, and
-    another dtype would promote (or round) the gradients. Checked at trace time."""
-    if tuple(jnp.shape(dy)) != tuple(shape):
-        raise ValueError(
-            f"{layer}: backward's dy must have the layer output's shape "
-            f"{tuple(shape)}; got dy.shape={tuple(jnp.shape(dy))}."
-        )
-    if jnp.result_type(dy) != dtype:
-        raise TypeError(
-            f"{layer}: backward's dy must have the layer output's dtype "
-            f"{jnp.dtype(dtype).name}; got dy.dtype={jnp.result_type(dy).name}."
-        )
+    """``dy`` of the layer output's shape and dtype (``activations._check_cotangent``)."""
+    _activations._check_cotangent(layer, dy, shape, dtype, output="layer output")
 
 
 def _batch_axes(x: Array) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxnn import backprop, checkpoint, data, diagnostics
 from jaxnn import optim as _optim
-from jaxnn._tree import tree_cast
+from jaxnn._tree import at_least_float32, tree_cast
 from jaxnn._typing import Array, OptState, Params, PRNGKey, State
 from jaxnn.layers import Layer, _is_int, _non_negative_int, _positive_int
 
@@ -86,9 +86,8 @@ def _finite_and_norm(value, grads) -> tuple[Array, Array]:
     least float32. A gradient whose squared norm overflows that counts as
     non-finite, as its reported norm is then ``inf``.
     """
-    flat_g = ravel_pytree(grads)[0]
     # At least float32: a float16 sum of squares overflows from a norm of 256.
-    flat_g = flat_g.astype(jnp.promote_types(flat_g.dtype, jnp.float32))
+    flat_g = at_least_float32(ravel_pytree(grads)[0])
     sq_norm = jnp.sum(flat_g * flat_g)
     return jnp.isfinite(value) & jnp.isfinite(sq_norm), jnp.sqrt(sq_norm)
 
@@ -449,6 +448,12 @@ def _resume_or_start(checkpoint_dir, resume: bool, state, run_config: dict):
     return state, step, meta.get("history", [])
 
 
+def seed_limit() -> int:
+    """Seeds are ints in ``[0, seed_limit())``: ``jax.random.key`` takes an int64
+    with ``jax_enable_x64`` and keeps 32 bits without it (2**32 would be seed 0)."""
+    return 2**63 if jax.config.jax_enable_x64 else 2**32
+
+
 def _check_fit_arguments(
     n_train: int, *, epochs, batch_size, seed, checkpoint_dir, keep, resume, config,
     place, on_epoch,
@@ -463,10 +468,10 @@ def _check_fit_arguments(
             f"got batch_size={batch_size!r}."
         )
     _non_negative_int("seed", seed)  # as data.load's
-    limit, text = (2**63, "2**63") if jax.config.jax_enable_x64 else (2**32, "2**32")
-    if seed >= limit:
+    if seed >= seed_limit():
         raise ValueError(
-            f"seed must be an int in [0, {text} - 1] (jax.random.key takes an int64 "
+            f"seed must be an int in [0, 2**{seed_limit().bit_length() - 1} - 1] "
+            "(jax.random.key takes an int64 "
             "with jax_enable_x64 and keeps 32 bits without it, where 2**32 would be "
             f"seed 0); got seed={seed!r}."
         )
