@@ -33,27 +33,28 @@ NUMPY_DTYPES = ("float32", "float64")
 # ### NumPy ##########################################################################
 
 
-def _act_forward(name: str, z: np.ndarray) -> np.ndarray:
+def _act_forward(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(a, t)``: the activation and, for GELU, its ``tanh`` (kept for backward)."""
     if name == "relu":
-        return np.maximum(z, 0)
+        return np.maximum(z, 0), None
     if name == "sigmoid":
-        return 0.5 * (1 + np.tanh(0.5 * z))  # σ(z) without exp overflow
+        return 0.5 * (1 + np.tanh(0.5 * z)), None  # σ(z) without exp overflow
     if name == "tanh":
-        return np.tanh(z)
-    if name == "gelu":
-        return 0.5 * z * (1 + np.tanh(_GELU_C * (z + _GELU_CUBIC * z**3)))
+        return np.tanh(z), None
+    if name == "gelu":  # z * z * z: NumPy's z**3 calls pow() per element, ~100x slower
+        t = np.tanh(_GELU_C * (z + _GELU_CUBIC * (z * z * z)))
+        return 0.5 * z * (1 + t), t
     raise ValueError(f"numpy peer: unsupported activation {name!r}.")
 
 
-def _act_backward(name: str, z: np.ndarray, a: np.ndarray, da: np.ndarray):
+def _act_backward(name: str, z, a, t, da: np.ndarray):
     if name == "relu":
-        return np.where(z > 0, da, 0)
+        return da * (z > 0)  # as np.where(z > 0, da, 0), bit for bit, and faster
     if name == "sigmoid":
         return da * a * (1 - a)
     if name == "tanh":
         return da * (1 - a * a)
-    t = np.tanh(_GELU_C * (z + _GELU_CUBIC * z**3))  # gelu, tanh form
-    du = _GELU_C * (1 + 3 * _GELU_CUBIC * z * z)
+    du = _GELU_C * (1 + 3 * _GELU_CUBIC * (z * z))  # gelu, tanh form
     return da * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * du)
 
 
@@ -94,8 +95,8 @@ def numpy_value_and_grad(net: Net) -> Callable:
                 inv_std = 1 / np.sqrt((centred * centred).mean(axis=0) + BN_EPS)
                 xhat = centred * inv_std
                 z = p["gamma"] * xhat + p["beta"]
-            a = _act_forward(net.activation, z)
-            caches.append((h, z, a, xhat, inv_std))
+            a, t = _act_forward(net.activation, z)
+            caches.append((h, z, a, t, xhat, inv_std))
             h = a + h if shortcut else a
         out = h @ layers[-1]["w"] + layers[-1]["b"]
         value, d = _loss_and_grad(net.loss, out, y)
@@ -103,9 +104,9 @@ def numpy_value_and_grad(net: Net) -> Callable:
         dh = d @ layers[-1]["w"].T
         n = x.shape[0]
         for i in reversed(range(len(caches))):
-            h_in, z, a, xhat, inv_std = caches[i]
+            h_in, z, a, t, xhat, inv_std = caches[i]
             p = layers[i]
-            dz = _act_backward(net.activation, z, a, dh)
+            dz = _act_backward(net.activation, z, a, t, dh)
             g = {}
             if net.batch_norm:
                 g["gamma"] = np.sum(dz * xhat, axis=0)
@@ -132,30 +133,45 @@ def numpy_forward(net: Net, layers, x) -> np.ndarray:
             centred = z - z.mean(axis=0)
             z = p["gamma"] * centred / np.sqrt((centred**2).mean(axis=0) + BN_EPS)
             z = z + p["beta"]
-        a = _act_forward(net.activation, z)
+        a, _ = _act_forward(net.activation, z)
         h = a + h if shortcut else a
     return h @ layers[-1]["w"] + layers[-1]["b"]
 
 
 class NumpyAdam:
-    """Adam as optax's ``adam`` (bias-corrected, eps outside the square root)."""
+    """Adam as optax's ``adam`` (bias-corrected, eps outside the square root), on one
+    flat buffer: NumPy's counterpart of torch's fused Adam. The arrays of ``layers``
+    become views into that buffer (so each step updates them in place); a step
+    concatenates the gradients into one vector and makes ~10 ufunc calls over all
+    parameters, where a loop over the leaves made ~10 per leaf."""
 
     def __init__(self, layers, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
         self.lr, self.b1, self.b2, self.eps, self.t = lr, b1, b2, eps, 0
-        self.m = [{k: np.zeros_like(v) for k, v in p.items()} for p in layers]
-        self.v = [{k: np.zeros_like(v) for k, v in p.items()} for p in layers]
+        self.p = np.concatenate([v.ravel() for p in layers for v in p.values()])
+        offset = 0
+        for p in layers:
+            for k, v in p.items():
+                p[k] = self.p[offset : offset + v.size].reshape(v.shape)
+                offset += v.size
+        self.m, self.v, self.tmp = (np.zeros_like(self.p) for _ in range(3))
 
     def step(self, layers, grads) -> None:
-        """Update ``layers`` in place (the NumPy way)."""
+        """Update ``layers`` in place."""
         self.t += 1
         c1, c2 = 1 - self.b1**self.t, 1 - self.b2**self.t
-        for p, g, m, v in zip(layers, grads, self.m, self.v, strict=True):
-            for k in p:
-                m[k] *= self.b1
-                m[k] += (1 - self.b1) * g[k]
-                v[k] *= self.b2
-                v[k] += (1 - self.b2) * (g[k] * g[k])
-                p[k] -= self.lr * (m[k] / c1) / (np.sqrt(v[k] / c2) + self.eps)
+        pairs = zip(layers, grads, strict=True)
+        g = np.concatenate([gp[k].ravel() for p, gp in pairs for k in p])
+        m, v, tmp = self.m, self.v, self.tmp
+        m *= self.b1
+        m += np.multiply(g, 1 - self.b1, out=tmp)
+        v *= self.b2
+        np.multiply(g, g, out=tmp)
+        v += np.multiply(tmp, 1 - self.b2, out=tmp)
+        np.sqrt(np.divide(v, c2, out=tmp), out=tmp)  # sqrt(v / c2) + eps
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)  # (m / c1) / (...) * lr, as lr / c1 * m / (...)
+        tmp *= self.lr / c1
+        self.p -= tmp
 
 
 # ### PyTorch (optional) ###############################################################
@@ -282,23 +298,25 @@ def torch_tensors(layers, device: str, dtype: str):
 
 def torch_forward(net: Net, layers, x):
     """The network's output in torch (training mode: batch statistics)."""
-    import torch.nn.functional as F
-
-    acts = {
-        "relu": F.relu,
-        "sigmoid": torch_or_none().sigmoid,
-        "tanh": torch_or_none().tanh,
-        "gelu": lambda z: F.gelu(z, approximate="tanh"),
-    }
-    act = acts[net.activation]
+    torch = torch_or_none()
+    act = _torch_activation(net.activation)
+    addmm, batch_norm = torch.addmm, torch.nn.functional.batch_norm  # looked up once
     h = x
     for p, shortcut in zip(layers[:-1], residual_blocks(net), strict=True):
-        z = torch_or_none().addmm(p["b"], h, p["w"]) if "b" in p else h @ p["w"]
+        z = addmm(p["b"], h, p["w"]) if "b" in p else h @ p["w"]
         if net.batch_norm:
-            z = F.batch_norm(z, None, None, p["gamma"], p["beta"], True, 0.0, BN_EPS)
+            z = batch_norm(z, None, None, p["gamma"], p["beta"], True, 0.0, BN_EPS)
         a = act(z)
         h = a + h if shortcut else a
-    return torch_or_none().addmm(layers[-1]["b"], h, layers[-1]["w"])
+    return addmm(layers[-1]["b"], h, layers[-1]["w"])
+
+
+@functools.cache
+def _torch_activation(name: str) -> Callable:
+    torch = torch_or_none()
+    gelu = functools.partial(torch.nn.functional.gelu, approximate="tanh")
+    acts = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+    return {**acts, "gelu": gelu}[name]
 
 
 def torch_loss(net: Net, out, y):

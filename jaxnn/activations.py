@@ -130,6 +130,11 @@ def _activation(name: str, forward, backward) -> Activation:
     """``Activation(name, forward, backward)``, its backward checking ``dy`` first."""
 
     def checked_backward(z, y, dy):
+        if jnp.shape(z) != jnp.shape(y):  # z would be broadcast against y and dy
+            raise ValueError(
+                f"{name}: backward's z and y must have one shape (y = forward(z)); "
+                f"got z.shape={tuple(jnp.shape(z))}, y.shape={tuple(jnp.shape(y))}."
+            )
         _check_cotangent(name, dy, jnp.shape(y), jnp.result_type(y))
         return backward(z, y, dy)
 

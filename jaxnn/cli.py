@@ -187,6 +187,13 @@ def _positive(kind):
     return parse
 
 
+def _rate(text):
+    value = _number(float, text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1); got {text}")
+    return value
+
+
 def _non_negative_int(text):
     try:
         value = int(text)
@@ -590,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train an MLP on a bundled data set",
         description="Train an MLP on a bundled data set: a gradient check on the "
         "first batch, then one jitted call per epoch; OUT/metrics.json and "
-        "OUT/training.png at the end.",
+        "OUT/training.png (after at least one epoch) at the end.",
     )
     tr.add_argument(
         "--data", default="digits", choices=_data_names(), help="default: %(default)s"
@@ -624,7 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--dropout",
-        type=_finite_float,
+        type=_rate,
         default=0.0,
         help="dropout rate after each hidden activation, in [0, 1); default: 0",
     )
@@ -718,7 +725,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue from the newest checkpoint in --checkpoint-dir; every option "
-        "but --epochs, --out and --devices must be those of the run that wrote it",
+        "but --epochs, --out and --devices must be those of the run that wrote it "
+        "(--epochs too with --schedule step, cosine or warmup_cosine, whose length "
+        "it sets)",
     )
     tr.add_argument(
         "--out",

@@ -38,7 +38,7 @@ import numpy as np
 import sklearn.datasets
 
 from jaxnn._typing import Array, PRNGKey
-from jaxnn.layers import _int, _is_int, _non_negative_int
+from jaxnn.layers import _int, _is_int, _non_negative_int, _positive_int
 
 NAMES = ("digits", "breast_cancer", "diabetes", "digits_multilabel", "xor", "spirals")
 TASKS = types.MappingProxyType(
@@ -238,15 +238,12 @@ def load(
         ValueError: an unknown name, ``test_fraction`` outside (0, 1), a ``seed`` or
             ``n_samples`` that is not an int (``seed`` >= 0), ``n_samples`` for a
             bundled set, or a split that leaves a side empty.
-        TypeError: a ``dtype`` that is not floating.
+        TypeError: a ``dtype`` that is not floating (ValueError: float64 without
+            ``jax_enable_x64``).
     """
     if not isinstance(name, str) or name not in TASKS:
         raise ValueError(f"unknown data set {name!r}; expected one of {NAMES}.")
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(
-            f"dtype must be a floating dtype such as jnp.float32; got "
-            f"dtype={jnp.dtype(dtype).name} (the features are standardised reals)."
-        )
+    dtype = float_dtype("dtype", dtype)
     if (
         isinstance(test_fraction, bool)
         or not isinstance(test_fraction, numbers.Real)
@@ -286,6 +283,28 @@ def load(
         num_outputs=len(raw.label_names) if task == "multiclass" else raw.y.shape[1],
         label_names=raw.label_names,
     )
+
+
+def float_dtype(name: str, value) -> np.dtype:
+    """``value`` as a dtype if it is a floating one that jax holds as such now: a
+    64-bit dtype needs ``jax_enable_x64`` (without it jax would make float32 arrays
+    with only a warning). A TypeError, or a ValueError for the 64-bit case, names
+    ``name``."""
+    expected = (
+        "a floating dtype such as jnp.float32 (the features are standardised reals)"
+    )
+    try:
+        dtype = jnp.dtype(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {expected}; got {name}={value!r}.") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{name} must be {expected}; got {name}={dtype.name}.")
+    if dtype.itemsize == 8 and not jax.config.jax_enable_x64:
+        raise ValueError(
+            f"{name}={dtype.name} needs 64-bit mode: call jax.config.update("
+            f"'jax_enable_x64', True) first, or pass {name}=jnp.float32."
+        )
+    return dtype
 
 
 ### Batching
@@ -337,8 +356,9 @@ def epoch_indices(key: PRNGKey, n: int, batch_size: int) -> Array:
     ``n % batch_size`` are dropped. ``take_batch(x, idx[i])`` is batch ``i``.
 
     Raises:
-        ValueError: ``batch_size`` outside [1, n].
+        ValueError: ``n`` not an int >= 1, ``batch_size`` outside [1, n].
     """
+    n = _positive_int("n", n)
     if (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, int | np.integer)

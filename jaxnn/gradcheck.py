@@ -68,7 +68,7 @@ def numerical_grad(
       ValueError: ``eps`` not a finite number > 0 or below the machine epsilon of a
         leaf's dtype (its step could round to 0, giving NaN), a bad ``batch_size``,
         or ``f`` not scalar.
-      TypeError: a leaf that is not floating.
+      TypeError: a leaf that is not floating, or ``f`` not real floating.
     """
     _validate.positive("eps", eps)  # a bool is refused, not taken as 1
     eps = float(eps)  # a NumPy float64 would turn a float32 leaf's steps float64
@@ -103,6 +103,12 @@ def numerical_grad(
             else f"{len(outs)} outputs"
         )
         raise ValueError(f"f must return a scalar; got {got}.")
+    out_dtype = closed.out_avals[0].dtype
+    if not jnp.issubdtype(out_dtype, jnp.floating):  # complex parts would be dropped
+        raise TypeError(
+            f"f must return a real floating scalar, as jax.grad requires; got "
+            f"dtype {out_dtype}."
+        )
     return _compiled_differences(f, closed.jaxpr, eps, batch_size)(
         closed.consts, params
     )
@@ -425,8 +431,8 @@ def check_layer(
     1. ``backward(cache, dy)`` with ``jax.vjp`` of ``forward(...)[0]`` with respect to
        ``(params, x)`` — tree structure, shapes, dtypes and values (``rtol``, default
        1e-12 in float64 and 1e-5 in float32);
-    2. in float64 only, both with central finite differences of ``Σ forward(...)[0] ⊙ dy``
-       (relative error ≤ 1e-6).
+    2. in float64 only, ``backward`` with central finite differences of
+       ``Σ forward(...)[0] ⊙ dy`` (relative error ≤ 1e-6).
 
     Args:
       layer: any object with ``init``, ``forward``, ``backward`` (the Layer protocol).

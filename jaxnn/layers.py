@@ -16,7 +16,9 @@ params, x)[1](dy)`` — same tree structure, shapes, dtypes and values.
 ``jaxnn.gradcheck.check_layer`` verifies exactly that, plus finite differences.
 As with ``jax.vjp``, ``dy`` must have the shape and dtype of ``y``: the layers here
 refuse any other ``dy`` (a ``ValueError`` for the shape, a ``TypeError`` for the
-dtype) rather than broadcast or promote it.
+dtype) rather than broadcast or promote it; the exception is ``dropout`` in
+evaluation (or at rate 0), an identity whose cache holds nothing to check against,
+which passes ``dy`` through.
 
 Backward passes reuse what the forward pass cached (dynamic programming), so one
 backward pass costs about as much as one forward pass: O(parameters) per example.
@@ -35,6 +37,7 @@ from jaxnn import activations as _activations
 from jaxnn import initializers as _initializers
 from jaxnn._reduce import sum_in_dtype
 from jaxnn._typing import Array, PRNGKey, Shape
+from jaxnn.optim._validate import flag as _flag
 
 
 class Layer(NamedTuple):
@@ -84,6 +87,11 @@ def _real(name: str, value: Any) -> float:
 
 def _input_width(layer: str, input_shape: Shape) -> int:
     """The last entry of ``input_shape``, a positive int (the feature width)."""
+    if not isinstance(input_shape, tuple | list):  # an int: the shape (4,) meant
+        raise TypeError(
+            f"{layer}: input_shape must be a tuple of ints ending with the input "
+            f"width, e.g. (4,); got input_shape={input_shape!r}."
+        )
     if len(input_shape) < 1:
         raise ValueError(
             f"{layer}: input_shape must end with the input width; got "
@@ -93,6 +101,11 @@ def _input_width(layer: str, input_shape: Shape) -> int:
 
 
 def _check_width(layer: str, x: Array, expected: int) -> None:
+    if not hasattr(x, "ndim"):  # a list: jax.numpy refuses them too
+        raise TypeError(
+            f"{layer}: input x must be an array (jnp.asarray it); got "
+            f"{type(x).__name__}."
+        )
     if x.ndim < 1 or x.shape[-1] != expected:
         raise ValueError(
             f"{layer}: input x must have last axis (width) {expected}, the width the "
@@ -183,6 +196,7 @@ def dense(features: int, initializer=None, use_bias: bool = True) -> Layer:
       TypeError: at run time, ``x`` or ``b`` has another dtype than ``w``.
     """
     features = _positive_int("features", features)
+    _flag("use_bias", use_bias)  # a truthy "no" would add a bias
     w_init = _resolve_initializer(initializer, "xavier_normal")
 
     def init(key: PRNGKey, input_shape: Shape):
@@ -194,6 +208,12 @@ def dense(features: int, initializer=None, use_bias: bool = True) -> Layer:
     def forward(params: DenseParams, state, x: Array, *, train=False, key=None):
         del train, key
         _check_width("dense", x, params.w.shape[0])
+        if (params.b is not None) != use_bias:  # backward would drop db or invent it
+            raise ValueError(
+                f"dense(use_bias={use_bias}) needs params.b "
+                f"{'of shape (features,)' if use_bias else '= None'}; got "
+                f"params.b={'None' if params.b is None else 'an array'}."
+            )
         _check_params("dense", x, {"b": params.b}, params.w.shape[1], params.w.dtype)
         y = x @ params.w
         if params.b is not None:
@@ -381,6 +401,7 @@ def batch_norm(
         }
         _check_params("batch_norm", x, vectors, d, params.gamma.dtype)
         axes = _batch_axes(x)
+        _flag("train", train)  # a truthy "no" would train
         if not train:
             inv_std = jax.lax.rsqrt(state.var + eps)
             xhat = (x - state.mean) * inv_std
@@ -454,6 +475,7 @@ def dropout(rate: float) -> Layer:
 
     def forward(params, state, x, *, train=False, key=None):
         del params
+        _flag("train", train)
         if not train or rate == 0.0:
             return x, state, DropoutCache(None)
         if key is None:

@@ -38,8 +38,10 @@ cross-entropy for multi-class classification; the network itself outputs the log
 Shapes and dtypes are static, so they are checked eagerly (also under ``jit``); the
 values of labels only when they are concrete (outside ``jit``): integer labels must
 be in ``[0, classes)``, probability labels (binary and softmax cross-entropy) in
-``[0, 1]``. Under ``jit`` an out-of-range integer label gives a NaN loss for its
-row (and, as from ``jax.grad``, a zero gradient row).
+``[0, 1]``. Under ``jit`` an integer label ``>= classes`` gives a NaN loss for its
+row (and, as from ``jax.grad``, a zero gradient row), and a negative one wraps
+around as a NumPy index does (``-1`` is the last class), as in optax;
+``jaxnn.train.fit`` checks its data set's labels once, before training.
 
 >>> import jax.numpy as jnp
 >>> loss = get("mse")

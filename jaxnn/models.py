@@ -59,6 +59,8 @@ def mlp(
         raise ValueError("sizes must list at least the output width; got sizes=().")
     for i, size in enumerate(sizes):
         L._positive_int(f"sizes[{i}]", size)
+    L._flag("batch_norm", batch_norm)  # a truthy "no" would insert batch_norm
+    L._flag("residual", residual)
     _activations.get(activation)  # validates the name early
     if output is not None:
         _activations.get(output)

@@ -21,11 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from jaxnn import backprop, checkpoint, data, diagnostics
+from jaxnn import backprop, checkpoint, data, diagnostics, losses
 from jaxnn import optim as _optim
 from jaxnn._tree import at_least_float32, tree_cast
 from jaxnn._typing import Array, OptState, Params, PRNGKey, State
-from jaxnn.layers import Layer, _is_int, _non_negative_int, _positive_int
+from jaxnn.layers import Layer, _flag, _is_int, _non_negative_int, _positive_int
+from jaxnn.optim._base import check_transformation
 
 BACKWARDS = ("manual", "autodiff")
 
@@ -443,7 +444,8 @@ def _resume_or_start(checkpoint_dir, resume: bool, state, run_config: dict):
         raise ValueError(
             f"cannot resume from the checkpoint in {checkpoint_dir}: it belongs to "
             f"another run; {pairs}. Resume with the same settings (only epochs may "
-            "grow) or start a new run in another directory."
+            "grow, unless a setting above depends on it) or start a new run in "
+            "another directory."
         )
     return state, step, meta.get("history", [])
 
@@ -480,6 +482,7 @@ def _check_fit_arguments(
     for name, fn in (("place", place), ("on_epoch", on_epoch)):
         if fn is not None and not callable(fn):
             raise ValueError(f"{name} must be callable or None; got {name}={fn!r}.")
+    _flag("resume", resume)
     if checkpoint_dir is None:
         if resume:
             raise ValueError("resume=True needs a checkpoint_dir.")
@@ -492,6 +495,41 @@ def _check_fit_arguments(
             f"checkpoint_dir must be a directory, or a path where one can be made; "
             f"got checkpoint_dir={str(checkpoint_dir)!r} ({err})."
         ) from None
+
+
+def _check_data(run: Run, dataset: data.Dataset, dtype) -> None:
+    """The data set, once, on its concrete arrays: inside the jitted epoch a NaN
+    feature or an out-of-range label cannot be caught (``-1`` would wrap to the last
+    class and train on; ``classes`` would stop the run with a ``NonFiniteError``
+    blaming the learning rate). Features in the parameter ``dtype`` and finite;
+    labels as the loss's own checks take them (class indices in ``[0, classes)``,
+    probabilities in ``[0, 1]``), and finite."""
+    loss = losses.get(run.loss)
+    for split in ("train", "test"):
+        for kind in ("x", "y"):
+            name = f"dataset.{kind}_{split}"
+            a = getattr(dataset, f"{kind}_{split}")
+            if kind == "x" and jnp.result_type(a) != dtype:
+                raise TypeError(
+                    f"{name} must have the parameter dtype dtype={dtype.name}; got "
+                    f"{name}.dtype={jnp.result_type(a).name} (data.load takes a "
+                    "dtype)."
+                )
+            bad = np.argwhere(~np.isfinite(np.asarray(a)))
+            if bad.size:
+                where = ", ".join(map(str, bad[0]))
+                raise ValueError(
+                    f"{name} must be finite; got {len(bad)} NaN or inf entries, the "
+                    f"first {name}[{where}]."
+                )
+        y = getattr(dataset, f"y_{split}")
+        logits = jnp.zeros((y.shape[0], dataset.num_outputs), dtype)
+        try:
+            loss.forward(logits, y)
+        except (TypeError, ValueError) as err:
+            raise type(err)(
+                f"dataset.y_{split} does not fit {loss.name}: {err}"
+            ) from None
 
 
 def fit(
@@ -545,22 +583,30 @@ def fit(
     Raises:
       NonFiniteError: a step produced a NaN/Inf (the message names step and leaf).
       ValueError: a bad argument; ``resume`` without a checkpoint, from another
-        run's or beyond ``epochs``; a fresh run into a directory with checkpoints.
+        run's or beyond ``epochs``; a fresh run into a directory with checkpoints;
+        a NaN or inf in the data, labels the loss refuses (checked once, before
+        training: inside the jitted epoch they could not be), float64 without
+        ``jax_enable_x64``.
+      TypeError: an ``optimizer`` without ``init``/``update``; a ``dtype`` that is
+        not floating or is not the features' dtype.
     """
     _check_fit_arguments(
         dataset.x_train.shape[0], epochs=epochs, batch_size=batch_size, seed=seed,
         checkpoint_dir=checkpoint_dir, keep=keep, resume=resume, config=config,
         place=place, on_epoch=on_epoch,
     )  # fmt: skip
+    check_transformation("optimizer", optimizer)
+    dtype = data.float_dtype("dtype", dtype)
+    _check_data(run, dataset, dtype)
     state = init_state(
         run.model, optimizer, jax.random.key(seed), (dataset.num_features,), dtype
     )
     run_config = {
         **(config or {}),
-        "batch_size": batch_size,
+        "batch_size": int(batch_size),  # a NumPy int is not JSON
         "backward": backward,
-        "seed": seed,
-        "dtype": jnp.dtype(dtype).name,
+        "seed": int(seed),
+        "dtype": dtype.name,
     }
     try:  # as a checkpoint holds it
         run_config = json.loads(json.dumps(run_config))

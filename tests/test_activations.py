@@ -583,3 +583,10 @@ def test_sigmoid_backward_lowers_each_backends_form():
             platform,
             dtype,
         )
+
+
+def test_backward_refuses_a_z_of_another_shape_than_y():
+    # z of shape (3,) was broadcast against y and dy of shape (2, 3).
+    act = activations.get("sigmoid")
+    with pytest.raises(ValueError, match=r"z.shape=\(3,\), y.shape=\(2, 3\)"):
+        act.backward(jnp.ones(3), jnp.ones((2, 3)), jnp.ones((2, 3)))

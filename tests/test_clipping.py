@@ -255,3 +255,11 @@ def test_global_norm_of_float16_leaves_does_not_overflow():
     big = {"w": jnp.full((10_000,), 1000.0, jnp.float16)}
     clipped, _ = optim.clip_by_global_norm(1.0).update(big, None)
     np.testing.assert_allclose(clipped["w"], 0.01, rtol=1e-3)
+
+
+def test_clip_by_global_norm_refuses_integer_updates_naming_the_leaf():
+    # lax.select raised "requires arguments to have the same dtypes" instead.
+    tx = optim.clip_by_global_norm(1.0)
+    updates = {"w": jnp.ones(2), "n": jnp.array([3, 4], jnp.int32)}
+    with pytest.raises(TypeError, match=r"dtype int32 at leaf \['n'\]"):
+        tx.update(updates, tx.init(None))

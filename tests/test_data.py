@@ -327,3 +327,13 @@ def test_epoch_batches_rejects_scalars(getkey, x_shape, y_shape):
     msg = re.escape(f"x.shape={x_shape} and y.shape={y_shape}")
     with pytest.raises(ValueError, match=msg):
         data.epoch_batches(getkey(), jnp.zeros(x_shape), jnp.zeros(y_shape), 5)
+
+
+def test_epoch_indices_and_load_name_the_bad_argument():
+    # epoch_indices(key, 0, 1) blamed batch_size; load(dtype="foo") named nothing.
+    with pytest.raises(ValueError, match="n must be a positive int; got n=0"):
+        data.epoch_indices(jax.random.key(0), 0, 1)
+    with pytest.raises(
+        TypeError, match="dtype must be a floating dtype.*got dtype='foo'"
+    ):
+        data.load("xor", dtype="foo")

@@ -484,3 +484,11 @@ def test_check_grads_and_check_layer_refuse_bad_tolerances():
             gradcheck.check_grads(f, wrong, x, **{arg: bad})
     with pytest.raises(ValueError, match=r"rtol must be a finite number >= 0"):
         gradcheck.check_layer(layers.dense(2), (3,), rtol=True)
+
+
+def test_numerical_grad_refuses_a_complex_valued_f():
+    # Its partials were cast to the real leaves: zeros, where jax.grad refuses.
+    with pytest.raises(
+        TypeError, match="f must return a real floating scalar.*complex"
+    ):
+        gradcheck.numerical_grad(lambda a: jnp.sum(a) * 1j, jnp.ones(2))

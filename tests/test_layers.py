@@ -647,3 +647,49 @@ def test_backward_refuses_a_dy_of_another_shape_or_dtype(name):
         layer.backward(cache, jnp.ones((1, y.shape[-1]), y.dtype))
     with pytest.raises(TypeError, match=r"dy must have the layer output's dtype"):
         layer.backward(cache, jnp.ones(y.shape, jnp.float16))
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: L.dense(3, use_bias="no"), "use_bias"),
+        (lambda: models.mlp([4, 2], batch_norm="no"), "batch_norm"),
+        (lambda: models.mlp([4, 2], residual=1), "residual"),
+        (lambda: _forward(L.batch_norm(), train="no"), "train"),
+        (lambda: _forward(L.dropout(0.5), train="no", key=jax.random.key(1)), "train"),
+    ],
+)
+def test_flags_refuse_what_is_not_a_bool(call, name):
+    # A truthy "no" added a bias, inserted batch_norm, or trained.
+    with pytest.raises(ValueError, match=f"{name} must be a bool; got {name}="):
+        call()
+
+
+def _forward(layer, **kwargs):
+    _, params, state = layer.init(jax.random.key(0), (4,))
+    return layer.forward(params, state, jnp.ones((3, 4), jnp.float32), **kwargs)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_dense_refuses_params_whose_bias_contradicts_use_bias(use_bias):
+    """forward added a ``b`` it found while backward, following ``use_bias``,
+    returned ``db = None`` (or a ``db`` with no slot in the params)."""
+    layer = L.dense(3, use_bias=use_bias)
+    _, params, state = layer.init(jax.random.key(0), (4,))
+    params = params._replace(b=None if use_bias else jnp.zeros(3, jnp.float32))
+    with pytest.raises(
+        ValueError, match=rf"dense\(use_bias={use_bias}\) needs params.b"
+    ):
+        layer.forward(params, state, jnp.ones((2, 4), jnp.float32))
+
+
+def test_an_int_input_shape_and_a_list_input_are_refused_by_name():
+    # "object of type 'int' has no len()" and "'list' object has no attribute 'ndim'".
+    layer = L.dense(3)
+    with pytest.raises(
+        TypeError, match=r"dense: input_shape must be a tuple .*got input_shape=4"
+    ):
+        layer.init(jax.random.key(0), 4)
+    _, params, state = layer.init(jax.random.key(0), [2])
+    with pytest.raises(TypeError, match="dense: input x must be an array .*got list"):
+        layer.forward(params, state, [[1.0, 2.0]])

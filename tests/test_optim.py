@@ -756,3 +756,11 @@ def test_max_relative_error_definition():
         _optax_check.max_relative_error({"x": np.ones(1)}, {"x": np.full(1, np.nan)})
         == math.inf
     )
+
+
+def test_chain_refuses_members_that_are_not_transformations():
+    # AttributeError: 'int' object has no attribute 'init'.
+    with pytest.raises(
+        TypeError, match=r"transforms\[1\] must be a GradientTransformation"
+    ):
+        optim.chain(optim.sgd(0.1), 2)

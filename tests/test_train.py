@@ -570,6 +570,11 @@ def test_cli_train_writes_metrics_and_plot_and_resumes(tmp_path, capsys):
         (["--lr", "-1"], "expected a value > 0; got -1"),
         (["--optimizer", "adam", "--b1", "1.5"], "b1"),
         (["--hidden", "8,,4"], "expected comma-separated positive ints"),
+        # Was reported by the library as "dropout must be ...", after --out was made.
+        (
+            ["--dropout", "1.0"],
+            "argument --dropout: expected a rate in [0, 1); got 1.0",
+        ),
         (["--out", __file__], f"--out {__file__} is a file; expected a directory"),
         (["--checkpoint-dir", __file__], "is a file; expected a directory"),
     ],
@@ -591,3 +596,105 @@ def test_cli_entry_point_exit_code_and_no_traceback():
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "invalid choice: 'nope'" in proc.stderr
+
+
+def test_fit_refuses_bad_data_and_types_before_training(monkeypatch):
+    """Found training on: inside the jitted epoch a label of -1 wrapped to the last
+    class, binary labels {0, 2} trained, a NaN feature stopped the run with a
+    NonFiniteError blaming the learning rate; dtype=float64 without x64 (below, in a
+    fresh process) trained in float32 while the config said float64; an optimizer
+    name, resume="no", a bfloat16 dtype beside float32 data failed late or wrongly;
+    NumPy ints for batch_size and seed failed as "config must be JSON-serialisable"."""
+    digits, binary = data.load("digits"), data.load("breast_cancer")
+    reg = data.load("diabetes")
+    fit = functools.partial(
+        train.fit, optimizer=optim.sgd(0.1), epochs=1, batch_size=32
+    )
+    cases = [
+        (
+            digits,
+            {"y_train": digits.y_train.at[:3].set(-1)},
+            {},
+            ValueError,
+            r"dataset.y_train does not fit .*got labels\[0\]=-1 \(3 out of range\)",
+        ),
+        (
+            digits,
+            {"y_test": digits.y_test.at[5].set(10)},
+            {},
+            ValueError,
+            r"dataset.y_test does not fit .*\[0, 10\).*labels\[5\]=10",
+        ),
+        (
+            binary,
+            {"y_train": binary.y_train.at[2, 0].set(2.0)},
+            {},
+            ValueError,
+            r"dataset.y_train does not fit .*probabilities in \[0, 1\]",
+        ),
+        (
+            digits,
+            {"x_train": digits.x_train.at[3, 4].set(jnp.nan)},
+            {},
+            ValueError,
+            r"dataset.x_train must be finite; got 1 NaN or inf entries, the first "
+            r"dataset.x_train\[3, 4\]",
+        ),
+        (
+            reg,
+            {"y_test": reg.y_test.at[1, 0].set(jnp.inf)},
+            {},
+            ValueError,
+            r"dataset.y_test must be finite",
+        ),
+        (
+            digits,
+            {},
+            {"optimizer": "adam"},
+            TypeError,
+            "optimizer must be a GradientTransformation .*got optimizer='adam'",
+        ),
+        (
+            digits,
+            {},
+            {"dtype": jnp.bfloat16},
+            TypeError,
+            "dataset.x_train must have the parameter dtype dtype=bfloat16; got "
+            "dataset.x_train.dtype=float32",
+        ),
+        (digits, {}, {"dtype": "foo"}, TypeError, "dtype must be a floating dtype"),
+        (digits, {}, {"dtype": jnp.int32}, TypeError, "got dtype=int32"),
+        (digits, {}, {"resume": "no"}, ValueError, "resume must be a bool"),
+    ]
+    monkeypatch.setattr(train, "make_epoch", lambda *a, **k: pytest.fail("trained"))
+    for ds, fields, kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            fit(train.model_for(ds, hidden=(4,)), ds._replace(**fields), **kwargs)
+    monkeypatch.undo()
+    _, history = fit(
+        train.model_for(digits, hidden=(4,)),
+        digits,
+        batch_size=np.int64(32),
+        seed=np.int64(1),
+        checkpoint_dir=None,
+    )
+    assert len(history) == 1
+
+
+def test_float64_without_x64_is_refused_by_fit_and_load():
+    """Without x64 jax makes float32 arrays from a float64 request (a warning only):
+    fit trained in float32 and recorded "float64" in the run config."""
+    code = """
+import jax.numpy as jnp
+from jaxnn import data, optim, train
+for call in (lambda: data.load("xor", n_samples=100, dtype=jnp.float64),
+             lambda: train.fit(train.model_for(data.load("xor", n_samples=100)),
+                               data.load("xor", n_samples=100), optim.sgd(0.1),
+                               epochs=1, batch_size=8, dtype=jnp.float64)):
+    try:
+        call()
+    except ValueError as err:
+        print(err)
+"""
+    out = run_python(code, expect="dtype=float64 needs 64-bit mode")
+    assert out.count("dtype=float64 needs 64-bit mode") == 2, out

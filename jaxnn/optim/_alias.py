@@ -187,7 +187,7 @@ def adam(
 
     Note:
         float16 parameters, as in optax: the default ``eps = 1e-8`` rounds to 0 and
-        :math:`(1 - \beta_2) g^2` to 0 for :math:`|g| \lesssim 7 \cdot 10^{-3}`, so the
+        :math:`(1 - \beta_2) g^2` to 0 for :math:`|g| \lesssim 5.45 \cdot 10^{-3}`, so the
         first step divides by 0 (``inf``, or ``NaN`` where :math:`g = 0`). Keep
         float32 parameters (and cast the forward pass), as mixed-precision training
         does; ``jaxnn train`` offers float32 and float64 only.
@@ -247,7 +247,10 @@ def adamw(
     ``chain(scale_by_adam(b1, b2, eps, ...), add_decayed_weights(weight_decay),
     scale_by_learning_rate(lr))``, equal to ``optax.adamw(lr, b1, b2, eps,
     eps_root, mu_dtype, weight_decay, nesterov=nesterov)``. ``update`` needs
-    ``params``.
+    ``params``. optax's ``mask`` (to exempt biases and norm scales) and a
+    schedule for ``weight_decay`` are not offered: every parameter is decayed by
+    a constant ``weight_decay``; for a mask, chain ``scale_by_adam``,
+    ``optax.add_decayed_weights(wd, mask)`` and ``scale_by_learning_rate``.
 
     Note:
         The decay is multiplied by the learning rate (optax's and PyTorch's

@@ -85,6 +85,8 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
         >>> print(updates)
         [-0.5  0.1]
     """
+    for i, t in enumerate(transforms):
+        check_transformation(f"transforms[{i}]", t)
     init_fns = tuple(t.init for t in transforms)
     update_fns = tuple(t.update for t in transforms)
     takes_extra_args = tuple(_takes_extra_args(fn) for fn in update_fns)
@@ -108,6 +110,16 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
         return updates, tuple(new_state)
 
     return GradientTransformation(init, update)
+
+
+def check_transformation(name: str, value) -> None:
+    """Raise a TypeError naming ``name`` unless ``value`` has optax's callable
+    ``init`` and ``update`` (a ``GradientTransformation``, jaxnn's or optax's)."""
+    if not all(callable(getattr(value, f, None)) for f in ("init", "update")):
+        raise TypeError(
+            f"{name} must be a GradientTransformation (callable init and update), "
+            f"such as jaxnn.optim.adam(1e-3) or an optax one; got {name}={value!r}."
+        )
 
 
 def _takes_extra_args(update: Callable) -> bool:

@@ -3,7 +3,7 @@ r"""Gradient clipping: element-wise and by global norm, as optax does it."""
 import jax
 import jax.numpy as jnp
 
-from jaxnn._tree import tree_norm
+from jaxnn._tree import path_str, tree_norm
 from jaxnn._typing import PyTree
 from jaxnn.optim import _validate
 from jaxnn.optim._base import GradientTransformation, init_empty_state
@@ -67,7 +67,10 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
         u = \begin{cases} g & \|g\| < c \\ c\, g / \|g\| & \text{otherwise}
         \end{cases}
 
-    Same as optax's ``clip_by_global_norm``: the norm has no epsilon (some
+    Same as optax's ``clip_by_global_norm`` for float32 and float64 updates
+    (bfloat16 and float16 leaves: the norm is summed in float32, see
+    :func:`global_norm`, where optax sums in the leaves' dtype, so the decision
+    and the scale can differ from optax's by an ulp or so): the norm has no epsilon (some
     libraries divide by :math:`\|g\| + 10^{-6}`), and the test is strict, so a
     norm exactly equal to :math:`c` is rescaled (by a factor that is 1 up to
     rounding). All-zero updates come out unchanged when :math:`c > 0`. Every
@@ -88,6 +91,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
 
     Raises:
         ValueError: When ``max_norm`` is negative or NaN.
+        TypeError: At ``update``, an integer leaf of the updates.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -101,6 +105,13 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
 
     def update(updates, state, params=None):
         del params
+        for path, g in jax.tree.leaves_with_path(updates):
+            if not jnp.issubdtype(jnp.result_type(g), jnp.inexact):
+                raise TypeError(
+                    "clip_by_global_norm: updates must be floating (an integer "
+                    f"leaf cannot be rescaled); got dtype {jnp.result_type(g)} at "
+                    f"leaf {path_str(path)}."
+                )
         g_norm = global_norm(updates)
         keep = g_norm < max_norm
 
@@ -111,8 +122,6 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
             # raises a dtype error there.
             scale = jnp.asarray(max_norm, g.dtype)
             clipped = (g / g_norm.astype(g.dtype)) * scale
-            if not jnp.issubdtype(g.dtype, jnp.inexact):
-                return jax.lax.select(keep, g, clipped)
             big = jnp.finfo(g.dtype).max
             if big < jnp.finfo(g_norm.dtype).max:  # float16: the norm may not fit
                 # optax's numbers wherever its norm is finite in g's dtype.

@@ -8,7 +8,8 @@ bias correction meanwhile uses :math:`t = 1`). Pass any schedule as a
 Unlike optax, which quietly turns some degenerate arguments into a constant
 schedule (``transition_steps <= 0``, ``decay_rate == 0``) or clamps them
 (negative ``transition_begin``), every builder here raises ``ValueError`` naming
-the argument, its value and the valid range.
+the argument, its value and the valid range; and ``piecewise_constant_schedule``
+takes its boundaries in increasing order only (optax sorts them).
 """
 
 import jax.numpy as jnp
