@@ -273,7 +273,9 @@ def markdown(results: dict) -> str:
             "## Grid: time per call (µs), ratios pair by pair",
             "",
             "Ratios < 1 favour the numerator. `peer/manual` uses each peer's faster "
-            "thread setting. GFLOP/s from `cost_analysis` FLOPs of the program before "
+            "thread setting, each timed in rounds with manual alone (manual's time "
+            "there, after foreign work, is `peers.*.manual_time_s` in results.json, "
+            "not the `manual` column). GFLOP/s from `cost_analysis` FLOPs of the program before "
             "XLA's optimisations; `% peak` against a "
             "square matmul of the cell's width timed in the same rounds. `A/A`: "
             "a second compiled copy of autodiff (of its Adam step) against it, the "

@@ -247,6 +247,12 @@ def _check_peers_present_or_noted(res):
     for cell in res["cells"]:
         assert "numpy_over_manual" in cell["ratios"]
         assert cell["peers"]["numpy"]["grad_rel_error"] < 1e-4
+        # Each peer ratio comes with manual's time from its own rounds, and is the
+        # ratio of the best thread setting's pair.
+        ratio = cell["ratios"]["numpy_over_manual"]
+        best = cell["peers"][ratio["config"]]
+        assert best["manual_time_s"]["median"] > 0
+        assert ratio["median"] == best["over_manual"]["median"]
         if torch_missing:
             assert "skipped" in cell["peers"]["torch"]
         else:
