@@ -87,7 +87,7 @@ def _real(name: str, value: Any) -> float:
 
 def _input_width(layer: str, input_shape: Shape) -> int:
     """The last entry of ``input_shape``, a positive int (the feature width)."""
-    if not isinstance(input_shape, tuple | list):  # an int: the shape (4,) meant
+    if not hasattr(input_shape, "__len__"):  # an int: the shape (4,) meant
         raise TypeError(
             f"{layer}: input_shape must be a tuple of ints ending with the input "
             f"width, e.g. (4,); got input_shape={input_shape!r}."
