@@ -764,3 +764,16 @@ def test_chain_refuses_members_that_are_not_transformations():
         TypeError, match=r"transforms\[1\] must be a GradientTransformation"
     ):
         optim.chain(optim.sgd(0.1), 2)
+
+
+def test_update_with_another_transformations_state_names_what_is_missing():
+    # AttributeError: 'TraceState' object has no attribute 'mu'; and "object of type
+    # 'NoneType' has no len()" for a chain given no state.
+    params = {"w": jnp.ones(2)}
+    sgd_state = optim.sgd(0.1, momentum=0.9).init(params)
+    with pytest.raises(TypeError, match="scale_by_adam: state must be .*TraceState"):
+        optim.adam(1e-3).update(params, sgd_state, params)
+    with pytest.raises(TypeError, match="scale_by_rms: state must be .*without nu"):
+        optim.scale_by_rms().update(params, optim.trace(0.9).init(params))
+    with pytest.raises(TypeError, match="chain: state must be the tuple .*NoneType"):
+        optim.chain(optim.scale(1.0)).update(params, None)

@@ -95,6 +95,11 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
         return tuple(fn(params) for fn in init_fns)
 
     def update(updates, state, params=None, **extra_args):
+        if not isinstance(state, tuple | list):
+            raise TypeError(
+                f"chain: state must be the tuple of {len(update_fns)} sub-states from "
+                f"this chain's init; got {type(state).__name__}."
+            )
         if len(state) != len(update_fns):
             raise ValueError(
                 f"chain of {len(update_fns)} transformations got a state of "

@@ -170,6 +170,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
 
     def update(updates, state, params=None):
         del params
+        _validate.state_fields("scale_by_schedule", state, ("count",))
         step_size = step_size_fn(state.count)
         if jnp.ndim(step_size) != 0:
             raise ValueError(
@@ -254,6 +255,7 @@ def trace(decay: float, nesterov: bool = False) -> GradientTransformation:
 
     def update(updates, state, params=None):
         del params
+        _validate.state_fields("trace", state, ("trace",))
         check_same_tree(updates, state.trace, "updates", "state.trace")
         f = lambda g, v: g + decay * v
         new_trace = jax.tree.map(f, updates, state.trace)
@@ -299,6 +301,7 @@ def ema(decay: float, debias: bool = True) -> GradientTransformation:
 
     def update(updates, state, params=None):
         del params
+        _validate.state_fields("ema", state, ("count", "ema"))
         check_same_tree(updates, state.ema, "updates", "state.ema")
         new_ema = _update_moment(updates, state.ema, decay, 1)
         count = safe_increment(state.count)
@@ -352,6 +355,7 @@ def scale_by_rms(
 
     def update(updates, state, params=None):
         del params
+        _validate.state_fields("scale_by_rms", state, ("nu",))
         check_same_tree(updates, state.nu, "updates", "state.nu")
         nu = _update_second_moment(updates, state.nu, decay)
         if eps_in_sqrt:
@@ -447,6 +451,7 @@ def scale_by_adam(
 
     def update(updates, state, params=None):
         del params
+        _validate.state_fields("scale_by_adam", state, ("count", "mu", "nu"))
         check_same_tree(updates, state.mu, "updates", "state.mu")
         mu = _update_moment(updates, state.mu, b1, 1)  # First moment.
         nu = _update_second_moment(updates, state.nu, b2)  # Second moment.

@@ -135,6 +135,18 @@ def flag(name: str, value) -> None:
         raise ValueError(f"{name} must be a bool; got {name}={value!r}")
 
 
+def state_fields(owner: str, state, fields: tuple[str, ...]) -> None:
+    """``state`` has ``fields``, as the state from ``owner``'s ``init`` does: another
+    transformation's state would fail deep inside with an AttributeError."""
+    missing = [f for f in fields if not hasattr(state, f)]
+    if missing:
+        raise TypeError(
+            f"{owner}: state must be the state from its init (with "
+            f"{', '.join(fields)}); got a {type(state).__name__} without "
+            f"{', '.join(missing)}."
+        )
+
+
 def float_dtype(name: str, value):
     """``None``, or a floating (or complex) dtype, returned canonical for the
     current precision mode (``float64`` becomes ``float32`` with 64-bit mode off),
