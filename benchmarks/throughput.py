@@ -198,22 +198,18 @@ def _peer_thunks(net, state0, ds, batch_size: int, seed: int):
     if _peers.torch_or_none() is not None:
         makers["torch"] = _torch_thunk
 
-    def build():
+    thunks, threads, models = {}, {}, {}
+    for pinned in (False, True):  # a fresh copy of every peer for each setting
         built = {
             p: make(net, layers0, ds, batch_size, seed) for p, make in makers.items()
         }
-        variants, threads = _peers.peer_variants({p: t for p, (t, _) in built.items()})
-        return variants, threads, {p: model for p, (_, model) in built.items()}
-
-    (default, threads, models), (single, _, single_models) = build(), build()
-    pick = lambda name: (
-        (single, single_models) if name.endswith("_1t") else (default, models)
-    )
-    return (
-        {name: pick(name)[0][name] for name in default},
-        threads,
-        {name: pick(name)[1][name.removesuffix("_1t")] for name in default},
-    )
+        variants, counts = _peers.peer_variants({p: t for p, (t, _) in built.items()})
+        threads.update(counts)
+        for name, thunk in variants.items():
+            if name.endswith("_1t") == pinned:
+                thunks[name] = thunk
+                models[name] = built[name.removesuffix("_1t")][1]
+    return thunks, threads, models
 
 
 def batch_sweep(

@@ -506,15 +506,14 @@ def _check_data(run: Run, dataset: data.Dataset, dtype) -> None:
     probabilities in ``[0, 1]``), and finite."""
     loss = losses.get(run.loss)
     for split in ("train", "test"):
-        for kind in ("x", "y"):
-            name = f"dataset.{kind}_{split}"
-            a = getattr(dataset, f"{kind}_{split}")
-            if kind == "x" and jnp.result_type(a) != dtype:
-                raise TypeError(
-                    f"{name} must have the parameter dtype dtype={dtype.name}; got "
-                    f"{name}.dtype={jnp.result_type(a).name} (data.load takes a "
-                    "dtype)."
-                )
+        x, y = getattr(dataset, f"x_{split}"), getattr(dataset, f"y_{split}")
+        if jnp.result_type(x) != dtype:
+            raise TypeError(
+                f"dataset.x_{split} must have the parameter dtype dtype={dtype.name}; "
+                f"got dataset.x_{split}.dtype={jnp.result_type(x).name} (data.load "
+                "takes a dtype)."
+            )
+        for name, a in ((f"dataset.x_{split}", x), (f"dataset.y_{split}", y)):
             bad = np.argwhere(~np.isfinite(np.asarray(a)))
             if bad.size:
                 where = ", ".join(map(str, bad[0]))
@@ -522,7 +521,6 @@ def _check_data(run: Run, dataset: data.Dataset, dtype) -> None:
                     f"{name} must be finite; got {len(bad)} NaN or inf entries, the "
                     f"first {name}[{where}]."
                 )
-        y = getattr(dataset, f"y_{split}")
         logits = jnp.zeros((y.shape[0], dataset.num_outputs), dtype)
         try:
             loss.forward(logits, y)
